@@ -1,0 +1,56 @@
+#ifndef CLIFEGUARD_H
+#define CLIFEGUARD_H
+
+// Linux entry points Swift's Glibc module does not import (signalfd, eventfd, timerfd headers)
+// or cannot call (the variadic prctl), plus the fork/exec child path.
+
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/signalfd.h>
+#include <sys/eventfd.h>
+#include <poll.h>
+#include <time.h>
+
+/// Registers the caller as a child subreaper (PR_SET_CHILD_SUBREAPER). Returns 0 or -1 with errno.
+int lg_set_child_subreaper(void);
+
+/// Returns 1 when the caller is a registered child subreaper, 0 when not, -1 with errno on error.
+int lg_is_child_subreaper(void);
+
+/// What `lg_spawn` reports.
+typedef enum {
+    LG_SPAWN_OK = 0,
+    /// pipe(2) or fork(2) failed in the parent; `*error` holds errno.
+    LG_SPAWN_FORK_FAILED = 1,
+    /// The child could not exec the command; `*error` holds the exec errno. The child is already reaped.
+    LG_SPAWN_EXEC_FAILED = 2,
+} lg_spawn_result;
+
+/// Starts `file` (searched in PATH like execvp) with `argv` and `envp`.
+///
+/// Between fork and exec the child only calls async-signal-safe functions:
+/// - `new_process_group`: becomes the leader of its own process group (so the group can be signalled);
+/// - `take_terminal`: when stdin is a terminal, makes its group the terminal's foreground group;
+/// - every signal in `reset_to_default` gets SIG_DFL (the ones the supervisor ignored for itself);
+/// - the signal mask becomes `child_mask` (the mask the supervisor started with).
+/// An exec failure is reported through a close-on-exec pipe, so `*error` is the child's real errno.
+lg_spawn_result lg_spawn(const char *file, char *const argv[], char *const envp[],
+                         const sigset_t *child_mask, const sigset_t *reset_to_default,
+                         int new_process_group, int take_terminal,
+                         pid_t *pid_out, int *error);
+
+/// ppoll(2) with no signal mask change (a GNU extension Swift's Glibc module does not expose).
+/// `timeout` NULL waits forever.
+int lg_ppoll(struct pollfd *fds, nfds_t count, const struct timespec *timeout);
+
+/// pipe2(fds, O_CLOEXEC): a pipe no concurrently spawned process can inherit.
+int lg_pipe_cloexec(int fds[2]);
+
+/// Sets every signal's action to SIG_DFL through the raw rt_sigaction system call, including the two
+/// numbers glibc keeps for itself (32 and 33), which sigaction(3) refuses. For the test helper.
+void lg_reset_all_signal_actions(void);
+
+/// fork(2), for the test helper (Swift marks fork unavailable on some platforms).
+pid_t lg_fork(void);
+
+#endif

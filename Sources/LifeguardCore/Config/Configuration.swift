@@ -1,0 +1,123 @@
+/// Everything `lifeguard` runs with, from `LIFEGUARD_*` variables and flags (flags win).
+public struct Configuration: Sendable, Equatable {
+    /// SIGTERM → this long → SIGKILL, for every stop (the article's 60 s).
+    public var gracePeriod: Duration = .seconds(60)
+    /// Forward signals to the child's process group instead of the child alone.
+    public var signalProcessGroup = false
+    public var logFormat: LogFormat = .logfmt
+    public var logLevel: LogLevel = .info
+    /// COMMAND and its arguments.
+    public var command: [String] = []
+    /// `LIFEGUARD_*` names that no setting uses: logged as a warning, with the closest known name.
+    public var unknownVariables: [String] = []
+
+    public init() {}
+}
+
+/// A configuration mistake: Lifeguard prints `message` on one line and exits 2, before starting anything.
+public struct ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var message: String
+
+    public init(_ message: String) { self.message = message }
+
+    /// "LIFEGUARD_GRACE_PERIOD="abc" is invalid: expected a duration: …"
+    public static func invalid(_ source: String, value: String, accepted: String) -> ConfigurationError {
+        let shown = value.isEmpty ? "is empty" : "= \(JSONText.quoted(value)) is invalid"
+        return ConfigurationError("\(source) \(shown): expected \(accepted)")
+    }
+
+    public var description: String { message }
+}
+
+/// One configurable value: its variable, its flag, what it accepts and how it is applied.
+/// The table drives parsing, `--help` and the README's configuration table alike.
+public struct Setting: Sendable {
+    public let variable: String
+    public let flag: String?
+    /// A flag without a value (`--process-group`); its variable takes a boolean.
+    public let isSwitch: Bool
+    public let defaultValue: String
+    public let summary: String
+    public let accepted: String
+    let apply: @Sendable (inout Configuration, String) -> Bool
+
+    init(_ variable: String, flag: String?, isSwitch: Bool = false, default defaultValue: String,
+         accepted: String, _ summary: String, apply: @escaping @Sendable (inout Configuration, String) -> Bool) {
+        self.variable = variable
+        self.flag = flag
+        self.isSwitch = isSwitch
+        self.defaultValue = defaultValue
+        self.summary = summary
+        self.accepted = accepted
+        self.apply = apply
+    }
+}
+
+extension Configuration {
+    /// Every setting Lifeguard knows, in the order `--help` lists them.
+    public static let settings: [Setting] = [
+        Setting("LIFEGUARD_GRACE_PERIOD", flag: "--grace-period", default: "60s",
+                accepted: ValueParsers.durationAccepted,
+                "How long a stopping child gets between SIGTERM and SIGKILL; also the wait for leftover processes.") {
+            guard let value = ValueParsers.duration($1) else { return false }
+            $0.gracePeriod = value
+            return true
+        },
+        Setting("LIFEGUARD_PROCESS_GROUP", flag: "--process-group", isSwitch: true, default: "false",
+                accepted: ValueParsers.booleanAccepted,
+                "Send forwarded signals and the stop to the child's whole process group (-g).") {
+            guard let value = ValueParsers.boolean($1) else { return false }
+            $0.signalProcessGroup = value
+            return true
+        },
+        Setting("LIFEGUARD_LOG_FORMAT", flag: "--log-format", default: "logfmt", accepted: "logfmt or json",
+                "Log line format on stderr.") {
+            guard let value = LogFormat(rawValue: $1) else { return false }
+            $0.logFormat = value
+            return true
+        },
+        Setting("LIFEGUARD_LOG_LEVEL", flag: "--log-level", default: "info", accepted: "debug, info, warn or error",
+                "Lowest level logged.") {
+            guard let value = LogLevel(name: $1) else { return false }
+            $0.logLevel = value
+            return true
+        },
+    ]
+
+    /// Applies every `LIFEGUARD_*` variable in `environment`; unknown names are collected, not fatal.
+    public mutating func apply(environment: [String: String]) throws(ConfigurationError) {
+        for setting in Configuration.settings {
+            guard let value = environment[setting.variable] else { continue }
+            guard setting.apply(&self, value) else {
+                throw .invalid(setting.variable, value: value, accepted: setting.accepted)
+            }
+        }
+        let known = Set(Configuration.settings.map(\.variable))
+        unknownVariables = environment.keys.filter { $0.hasPrefix("LIFEGUARD_") && !known.contains($0) }.sorted()
+    }
+
+    /// The known variable closest to a misspelt one ("LIFEGUARD_GRACE_PERIOD" for "LIFEGUARD_GRACEPERIOD").
+    public static func suggestion(for unknown: String) -> String? {
+        let candidates = settings.map { ($0.variable, editDistance($0.variable, unknown)) }
+        guard let best = candidates.min(by: { $0.1 < $1.1 }), best.1 <= 4 else { return nil }
+        return best.0
+    }
+}
+
+/// Levenshtein distance over bytes: enough for ASCII variable names.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a.utf8)
+    let b = Array(b.utf8)
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var previous = Array(0...b.count)
+    for i in 1...a.count {
+        var current = [i] + Array(repeating: 0, count: b.count)
+        for j in 1...b.count {
+            let substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)
+            current[j] = Swift.min(previous[j] + 1, current[j - 1] + 1, substitution)
+        }
+        previous = current
+    }
+    return previous[b.count]
+}

@@ -1,0 +1,73 @@
+import Glibc
+
+/// Whom a signal goes to.
+public enum SignalTarget: Equatable, Sendable {
+    /// The supervised command alone.
+    case process(pid_t)
+    /// The command's process group (it is the group leader, so the group id is its pid).
+    case processGroup(pid_t)
+    /// Every process left besides Lifeguard: re-parented orphans and their descendants.
+    case remaining
+}
+
+/// Why a graceful stop began.
+public enum StopReason: Equatable, Sendable {
+    /// A signal from outside: `docker stop`, the kubelet, a person.
+    case signal(Signal)
+}
+
+/// What the supervisor tells the log (and, later, the status file) about. Payloads are plain values,
+/// so building one never allocates; the loop turns them into text after acting.
+public enum SupervisorEvent: Equatable, Sendable {
+    case childStarted(pid: pid_t)
+    case spawnFailed(SpawnError)
+    case signalForwarded(Signal, SignalTarget)
+    case stopBegan(StopReason, pid: pid_t, gracePeriod: Duration)
+    case gracePeriodExpired(pid: pid_t, gracePeriod: Duration)
+    case childExited(pid: pid_t, status: TerminationStatus)
+    case orphansReaped(count: Int)
+    case remainingSignalled(Signal, gracePeriod: Duration)
+    case remainingKilled
+    case remainingAbandoned
+    case exiting(code: Int32)
+}
+
+/// One thing for the loop to do.
+public enum Action: Equatable, Sendable {
+    /// Start the command; the loop reports back with `spawned` or `spawnFailed`.
+    case spawn
+    case signal(Signal, SignalTarget)
+    case report(SupervisorEvent)
+    /// Exit Lifeguard with this code; always the last action of a list.
+    case exit(Int32)
+}
+
+/// A short list of actions stored inline: a transition never allocates, so the path from a memory
+/// reading over the trigger to kill(2) can run when the container has no memory left to give.
+public struct ActionList: RandomAccessCollection, Equatable, Sendable {
+    public static let capacity = 6
+    private var storage: InlineArray<6, Action?> = .init(repeating: nil)
+    public private(set) var count = 0
+
+    public init() {}
+
+    public init(_ actions: Action...) {
+        for action in actions { append(action) }
+    }
+
+    public mutating func append(_ action: Action) {
+        precondition(count < ActionList.capacity, "ActionList overflow: a transition returned too many actions")
+        storage[count] = action
+        count += 1
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { count }
+
+    public subscript(position: Int) -> Action {
+        precondition(position >= 0 && position < count, "ActionList index out of range")
+        return storage[position]!
+    }
+
+    public static func == (lhs: ActionList, rhs: ActionList) -> Bool { lhs.elementsEqual(rhs) }
+}

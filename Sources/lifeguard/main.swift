@@ -1,0 +1,3 @@
+import LifeguardCore
+
+Lifeguard.main(arguments: Array(CommandLine.arguments.dropFirst()), environment: .current())

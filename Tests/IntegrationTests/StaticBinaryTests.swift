@@ -1,0 +1,35 @@
+import Foundation
+import Glibc
+import LifeguardCore
+import Testing
+
+@Suite("The static binary")
+struct StaticBinaryTests {
+    @Test("ldd: not a dynamic executable", .needs(Prerequisites.staticBinary != nil, "the static build (scripts/test)"))
+    func notDynamic() throws {
+        let binary = try #require(Prerequisites.staticBinary, "LIFEGUARD_BINARY is not set: run scripts/test")
+        let ldd = try TestProcess(["ldd", binary])
+        ldd.wait()
+        #expect((ldd.stdout + ldd.stderr).contains("not a dynamic executable"))
+    }
+
+    /// A root holding only the binary and /proc has no libc at all, so this is stricter than any
+    /// older-glibc base image: the binary runs as PID 1 there and supervises itself. (/proc is needed:
+    /// the Swift runtime aborts without /proc/self/exe; every container runtime mounts it.)
+    @Test("runs as PID 1 in an empty root with no libc", .needs(Prerequisites.staticBinary != nil, "the static build (scripts/test)"))
+    func runsWithoutLibc() throws {
+        let binary = try #require(Prerequisites.staticBinary, "LIFEGUARD_BINARY is not set: run scripts/test")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("lifeguard-root-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // cp, not FileManager: a write descriptor held in this process could leak into a process another
+        // test spawns at that moment, and exec would then fail with ETXTBSY.
+        #expect(try TestProcess(["cp", binary, root + "/lifeguard"]).exitCode() == 0)
+        try FileManager.default.createDirectory(atPath: root + "/proc", withIntermediateDirectories: true)
+        let run = try TestProcess(["unshare", "--pid", "--fork", "--mount", "--mount-proc=\(root)/proc",
+                                   "chroot", root, "/lifeguard", "/lifeguard", "--version"])
+        #expect(run.exitCode() == 0)
+        #expect(run.stdout == "lifeguard \(LifeguardVersion.string)\n")
+        #expect(run.stderr.contains(#"msg="child started" pid=2"#))
+    }
+}

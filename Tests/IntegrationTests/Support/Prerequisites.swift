@@ -1,0 +1,27 @@
+import Foundation
+import Testing
+
+/// Tests that need something outside the package (the static binary, MariaDB, qemu, Docker) run when
+/// it is there. Under CI=true they always run, so a missing prerequisite fails instead of skipping.
+enum Prerequisites {
+    static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
+
+    /// The binary under test is the static build (scripts/test sets LIFEGUARD_BINARY).
+    static var staticBinary: String? { ProcessInfo.processInfo.environment["LIFEGUARD_BINARY"] }
+
+    static func executable(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for directory in path.split(separator: ":") + ["/usr/sbin", "/sbin"] {
+            let candidate = "\(directory)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+}
+
+extension Trait where Self == ConditionTrait {
+    /// Runs the test when `available`, or always under CI (where the test then fails on what is missing).
+    static func needs(_ available: @autoclosure @escaping @Sendable () -> Bool, _ what: String) -> Self {
+        .enabled(if: Prerequisites.isCI || available(), Comment(rawValue: "needs \(what)"))
+    }
+}
