@@ -25,7 +25,10 @@ let package = Package(
         .executableTarget(name: "lifeguard", dependencies: ["LifeguardCore"], swiftSettings: strict),
         // Programs the integration tests and benchmarks run under Lifeguard (signal printers, hogs, orphans).
         .executableTarget(name: "lifeguard-test-helper", dependencies: ["CLifeguard"], swiftSettings: strict),
-        .testTarget(name: "LifeguardCoreTests", dependencies: ["LifeguardCore"], swiftSettings: strict),
+        // Counts heap allocations in the test process (interposed malloc), to prove the memory
+        // guard's emergency path allocates nothing. Test-only.
+        .target(name: "CAllocationCounter", path: "Tests/Support/CAllocationCounter"),
+        .testTarget(name: "LifeguardCoreTests", dependencies: ["LifeguardCore", "CAllocationCounter"], swiftSettings: strict),
         .testTarget(name: "IntegrationTests", dependencies: ["LifeguardCore", "CLifeguard"], swiftSettings: strict),
     ]
 )

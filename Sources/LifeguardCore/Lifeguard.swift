@@ -51,12 +51,52 @@ public enum Lifeguard {
             logger.warn("not PID 1 and cannot register as a child subreaper: orphans will not be reaped",
                         [("error", .string(Errno.current.description))])
         }
-        let machine = Supervisor(settings: .init(gracePeriod: configuration.gracePeriod,
-                                                 signalProcessGroup: configuration.signalProcessGroup))
+        let machine = Supervisor(settings: .init(
+            gracePeriod: configuration.gracePeriod, signalProcessGroup: configuration.signalProcessGroup,
+            onMemoryLimit: configuration.onMemoryLimit, maxRestarts: configuration.maxRestarts,
+            restartWindow: configuration.restartWindow))
         let spawner = ChildSpawner(arguments: configuration.command, environment: environment.pairs,
                                    signalState: signalState)
-        let loop = SupervisorLoop(machine: machine, spawner: spawner, signals: channel, logger: logger, isInit: isInit)
+        let memory = makeMemoryGuard(configuration, logger: logger)
+        let loop = SupervisorLoop(machine: machine, spawner: spawner, signals: channel, logger: logger,
+                                  isInit: isInit, memory: memory)
         loop.run()
+    }
+
+    /// Finds the memory cgroup and opens its files; nil (a plain init, said once) without a controller.
+    static func makeMemoryGuard(_ configuration: Configuration, logger: Logger) -> MemoryGuard? {
+        if configuration.memoryLimit == .off {
+            logger.info("memory guard off: LIFEGUARD_MEMORY_LIMIT=off")
+            return nil
+        }
+        let procSelfCgroup = (try? FileDescriptor.readText("/proc/self/cgroup")) ?? ""
+        let mountInfo = try? FileDescriptor.readText("/proc/self/mountinfo")
+        guard let location = CgroupLocation.discover(root: configuration.cgroupRoot, procSelfCgroup: procSelfCgroup,
+                                                     mountInfo: mountInfo, exists: { access($0, F_OK) == 0 }) else {
+            logger.warn("memory guard off: no cgroup memory controller found; running as a plain init",
+                        [("cgroup_root", .string(configuration.cgroupRoot))])
+            return nil
+        }
+        let cgroup: CgroupMemory
+        do {
+            cgroup = try CgroupMemory(location: location)
+        } catch {
+            logger.warn("memory guard off: cannot open the cgroup memory files; running as a plain init",
+                        [("cgroup", .string(location.directory)), ("error", .string(error.description))])
+            return nil
+        }
+        let policy = MemoryPolicy.Settings(fillRate: Double(configuration.fillRate))
+        let guardian = MemoryGuard(cgroup: cgroup, trigger: configuration.memoryLimit, headroom: configuration.headroom,
+                                   policy: policy)
+        var fields: LogFields = [("cgroup_version", .string(location.version.rawValue)), ("cgroup", .string(location.directory))]
+        if location.usedMountRootFallback { fields.append(("fallback", "mount root")) }
+        if location.version == .v1 {
+            fields.append(("kernel_notifications", .string(guardian.notificationError.map { "unavailable: \($0)" } ?? "armed")))
+        } else {
+            fields.append(("kernel_notifications", "memory.events"))
+        }
+        logger.info("memory cgroup found", fields)
+        return guardian
     }
 }
 

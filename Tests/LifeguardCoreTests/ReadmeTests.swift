@@ -24,11 +24,10 @@ struct ReadmeTests {
         let start = try #require(readme.range(of: "<!-- settings-table"))
         let end = try #require(readme.range(of: "<!-- end settings-table -->"))
         let table = readme[start.upperBound..<end.lowerBound]
-        let rows = table.split(separator: "\n").filter { $0.hasPrefix("| `LIFEGUARD_") }
-        #expect(rows.count == Configuration.settings.count)
-        for (row, setting) in zip(rows, Configuration.settings) {
-            let expected = "| `\(setting.variable)` | \(setting.flag.map { "`\($0)`" } ?? "") | `\(setting.defaultValue)` | \(setting.summary) |"
-            #expect(String(row) == expected)
+        let rows = table.split(separator: "\n").filter { $0.hasPrefix("| `LIFEGUARD_") }.map(String.init)
+        let expected = Configuration.settings.map { setting in
+            "| `\(setting.variable)` | \(setting.flag.map { "`\($0)`" } ?? "") | `\(setting.defaultValue)` | \(setting.summary) |"
         }
+        #expect(rows == expected, "the README's table should read:\n\(expected.joined(separator: "\n"))")
     }
 }

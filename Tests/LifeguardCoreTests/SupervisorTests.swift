@@ -10,7 +10,7 @@ struct SupervisorTests {
     func running(grace: Duration = .seconds(60), group: Bool = false, pid: pid_t = 42) -> Supervisor {
         var machine = Supervisor(settings: .init(gracePeriod: grace, signalProcessGroup: group))
         #expect(machine.start(now: t0) == ActionList(.spawn))
-        #expect(machine.spawned(pid: pid, now: t0) == ActionList(.report(.childStarted(pid: pid))))
+        #expect(machine.spawned(pid: pid, now: t0) == ActionList(.report(.childStarted(pid: pid, restarts: 0))))
         return machine
     }
 

@@ -4,6 +4,17 @@ public struct Configuration: Sendable, Equatable {
     public var gracePeriod: Duration = .seconds(60)
     /// Forward signals to the child's process group instead of the child alone.
     public var signalProcessGroup = false
+    /// The trigger: the working set at which the database is stopped.
+    public var memoryLimit: TriggerSetting = .automatic
+    /// What the hard limit keeps above an automatic trigger.
+    public var headroom: Headroom = .percent(5)
+    public var onMemoryLimit: MemoryLimitAction = .restart
+    public var maxRestarts = 5
+    public var restartWindow: Duration = .seconds(600)
+    /// Where cgroup filesystems are mounted (tests point it at fixture trees).
+    public var cgroupRoot = "/sys/fs/cgroup"
+    /// The growth rate, in bytes per second, the memory guard's sampling must win against.
+    public var fillRate: UInt64 = 4 << 30
     public var logFormat: LogFormat = .logfmt
     public var logLevel: LogLevel = .info
     /// COMMAND and its arguments.
@@ -68,6 +79,50 @@ extension Configuration {
                 "Send forwarded signals and the stop to the child's whole process group (-g).") {
             guard let value = ValueParsers.boolean($1) else { return false }
             $0.signalProcessGroup = value
+            return true
+        },
+        Setting("LIFEGUARD_MEMORY_LIMIT", flag: "--memory-limit", default: "auto",
+                accepted: ValueParsers.triggerAccepted,
+                "The trigger: the working set (usage minus inactive file cache) at which the command is stopped gracefully. auto = hard limit less the headroom; off disables the guard.") {
+            guard let value = ValueParsers.trigger($1) else { return false }
+            $0.memoryLimit = value
+            return true
+        },
+        Setting("LIFEGUARD_HEADROOM", flag: "--headroom", default: "5%", accepted: ValueParsers.headroomAccepted,
+                "With an automatic trigger, what the hard limit keeps above it for the shutdown: 5% makes the trigger hard limit ÷ 1.05.") {
+            guard let value = ValueParsers.headroom($1) else { return false }
+            $0.headroom = value
+            return true
+        },
+        Setting("LIFEGUARD_ON_MEMORY_LIMIT", flag: "--on-memory-limit", default: "restart", accepted: "restart or exit",
+                "After a memory-triggered stop: start the command again (with backoff), or exit with code 75.") {
+            guard let value = MemoryLimitAction(rawValue: $1) else { return false }
+            $0.onMemoryLimit = value
+            return true
+        },
+        Setting("LIFEGUARD_MAX_RESTARTS", flag: "--max-restarts", default: "5", accepted: ValueParsers.countAccepted,
+                "Memory-triggered restarts allowed within the restart window; one more and Lifeguard exits with code 75.") {
+            guard let value = ValueParsers.count($1), value <= 1_000_000 else { return false }
+            $0.maxRestarts = value
+            return true
+        },
+        Setting("LIFEGUARD_RESTART_WINDOW", flag: "--restart-window", default: "10m",
+                accepted: "a duration greater than zero: seconds (600) or with ms, s, m or h (10m)",
+                "The window in which restarts are counted.") {
+            guard let value = ValueParsers.duration($1), value > .zero else { return false }
+            $0.restartWindow = value
+            return true
+        },
+        Setting("LIFEGUARD_FILL_RATE", flag: "--fill-rate", default: "4G/s", accepted: ValueParsers.rateAccepted,
+                "The fastest memory growth the guard must catch between two samples; higher samples more often near the limit.") {
+            guard let value = ValueParsers.rate($1) else { return false }
+            $0.fillRate = value
+            return true
+        },
+        Setting("LIFEGUARD_CGROUP_ROOT", flag: "--cgroup-root", default: "/sys/fs/cgroup", accepted: "an absolute path",
+                "Where the cgroup filesystems are mounted.") {
+            guard $1.hasPrefix("/") else { return false }
+            $0.cgroupRoot = $1
             return true
         },
         Setting("LIFEGUARD_LOG_FORMAT", flag: "--log-format", default: "logfmt", accepted: "logfmt or json",

@@ -7,7 +7,7 @@ public enum ValueParsers {
     public static func duration(_ text: String) -> Duration? {
         guard let (number, unit) = splitNumber(text), let value = DecimalNumber(number) else { return nil }
         let nanosecondsPerUnit: UInt64
-        switch unit.lowercased() {
+        switch unit {
         case "", "s": nanosecondsPerUnit = 1_000_000_000
         case "ms": nanosecondsPerUnit = 1_000_000
         case "m": nanosecondsPerUnit = 60_000_000_000
@@ -27,7 +27,7 @@ public enum ValueParsers {
     public static func size(_ text: String) -> UInt64? {
         guard let (number, unit) = splitNumber(text), let value = DecimalNumber(number) else { return nil }
         let shift: UInt64
-        switch unit.lowercased() {
+        switch unit {
         case "", "b": shift = 0
         case "k", "kb", "kib", "ki": shift = 10
         case "m", "mb", "mib", "mi": shift = 20
@@ -46,10 +46,42 @@ public enum ValueParsers {
         return value
     }
 
+    public static let triggerAccepted = "auto, off, a percentage of the hard limit (95%), or " + sizeAccepted
+
+    /// LIFEGUARD_MEMORY_LIMIT: "auto", "off", "95%", or a size greater than zero.
+    public static func trigger(_ text: String) -> TriggerSetting? {
+        switch asciiLowercased(text) {
+        case "auto", "automatic": return .automatic
+        case "off", "none": return .off
+        default: break
+        }
+        if let percent = percentage(text) { return .percentOfLimit(percent) }
+        if let bytes = size(text), bytes > 0 { return .bytes(bytes) }
+        return nil
+    }
+
+    public static let headroomAccepted = "a percentage greater than zero (5%) or " + sizeAccepted
+
+    /// LIFEGUARD_HEADROOM: "5%" or a size greater than zero.
+    public static func headroom(_ text: String) -> Headroom? {
+        if let percent = percentage(text) { return .percent(percent) }
+        if let bytes = size(text), bytes > 0 { return .bytes(bytes) }
+        return nil
+    }
+
+    public static let rateAccepted = "a size per second greater than zero, such as 4G, 4G/s or 500MiB/s"
+
+    /// LIFEGUARD_FILL_RATE: a size, optionally followed by "/s".
+    public static func rate(_ text: String) -> UInt64? {
+        let size = text.hasSuffix("/s") ? String(text.dropLast(2)) : text
+        guard let bytes = self.size(size), bytes > 0 else { return nil }
+        return bytes
+    }
+
     public static let booleanAccepted = "1, 0, true, false, yes, no, on or off"
 
     public static func boolean(_ text: String) -> Bool? {
-        switch text.lowercased() {
+        switch asciiLowercased(text) {
         case "1", "true", "yes", "on": return true
         case "0", "false", "no", "off": return false
         default: return nil
@@ -64,12 +96,18 @@ public enum ValueParsers {
         return Int(text)
     }
 
-    /// Splits "12.5MiB" into ("12.5", "MiB"). The number must start the text; no spaces, no sign.
-    static func splitNumber(_ text: String) -> (Substring, Substring)? {
-        let end = text.firstIndex { !($0.isASCII && ($0.isNumber || $0 == ".")) } ?? text.endIndex
-        let number = text[..<end]
-        guard !number.isEmpty else { return nil }
-        return (number, text[end...])
+    /// Splits "12.5MiB" into ("12.5", "mib"): the number must start the text (no spaces, no sign);
+    /// the unit comes back in ASCII lower case. Works on bytes: no Unicode tables are touched.
+    static func splitNumber(_ text: String) -> (Substring, String)? {
+        let utf8 = text.utf8
+        let end = utf8.firstIndex { !(($0 >= 48 && $0 <= 57) || $0 == UInt8(ascii: ".")) } ?? utf8.endIndex
+        guard end != utf8.startIndex else { return nil }
+        return (text[..<end], asciiLowercased(text[end...]))
+    }
+
+    /// ASCII-only lower case (Unicode case mapping would pull its tables into memory for nothing).
+    static func asciiLowercased<S: StringProtocol>(_ text: S) -> String {
+        String(decoding: text.utf8.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
     }
 }
 

@@ -15,7 +15,7 @@ public enum LogLevel: Int, Comparable, CaseIterable, Sendable, CustomStringConve
     }
 
     public init?(name: String) {
-        switch name.lowercased() {
+        switch ValueParsers.asciiLowercased(name) {
         case "debug": self = .debug
         case "info": self = .info
         case "warn", "warning": self = .warn

@@ -14,12 +14,32 @@ public enum SignalTarget: Equatable, Sendable {
 public enum StopReason: Equatable, Sendable {
     /// A signal from outside: `docker stop`, the kubelet, a person.
     case signal(Signal)
+    /// The memory guard: the working set reached the trigger (or was about to pass the hard limit).
+    case memory(MemoryTriggerReport)
+}
+
+/// The figures at the moment the memory guard fired: plain values, so reporting them never allocates.
+public struct MemoryTriggerReport: Equatable, Sendable {
+    public var reading: MemoryReading
+    public var trigger: UInt64
+    public var hardLimit: UInt64?
+    public var reason: MemoryPolicy.FireReason
+    /// Observed growth of the working set, bytes per second.
+    public var growthRate: Double
+
+    public init(reading: MemoryReading, trigger: UInt64, hardLimit: UInt64?, reason: MemoryPolicy.FireReason, growthRate: Double) {
+        self.reading = reading
+        self.trigger = trigger
+        self.hardLimit = hardLimit
+        self.reason = reason
+        self.growthRate = growthRate
+    }
 }
 
 /// What the supervisor tells the log (and, later, the status file) about. Payloads are plain values,
 /// so building one never allocates; the loop turns them into text after acting.
 public enum SupervisorEvent: Equatable, Sendable {
-    case childStarted(pid: pid_t)
+    case childStarted(pid: pid_t, restarts: Int)
     case spawnFailed(SpawnError)
     case signalForwarded(Signal, SignalTarget)
     case stopBegan(StopReason, pid: pid_t, gracePeriod: Duration)
@@ -29,6 +49,10 @@ public enum SupervisorEvent: Equatable, Sendable {
     case remainingSignalled(Signal, gracePeriod: Duration)
     case remainingKilled
     case remainingAbandoned
+    /// The next start of COMMAND, `delay` from now (0: at once).
+    case restartScheduled(delay: Duration, restarts: Int)
+    /// Too many restarts in the window: Lifeguard exits so the orchestrator takes over.
+    case restartLimitReached(restarts: Int, window: Duration)
     case exiting(code: Int32)
 }
 
@@ -51,8 +75,27 @@ public struct ActionList: RandomAccessCollection, Equatable, Sendable {
 
     public init() {}
 
-    public init(_ actions: Action...) {
-        for action in actions { append(action) }
+    // Fixed arities rather than a variadic parameter: a variadic argument is a heap-allocated array.
+    public init(_ first: Action) {
+        append(first)
+    }
+
+    public init(_ first: Action, _ second: Action) {
+        append(first)
+        append(second)
+    }
+
+    public init(_ first: Action, _ second: Action, _ third: Action) {
+        append(first)
+        append(second)
+        append(third)
+    }
+
+    public init(_ first: Action, _ second: Action, _ third: Action, _ fourth: Action) {
+        append(first)
+        append(second)
+        append(third)
+        append(fourth)
     }
 
     public mutating func append(_ action: Action) {

@@ -3,8 +3,9 @@ extension SupervisorEvent {
     public var logLevel: LogLevel {
         switch self {
         case .signalForwarded, .orphansReaped: return .debug
-        case .spawnFailed, .gracePeriodExpired, .remainingAbandoned: return .error
+        case .spawnFailed, .gracePeriodExpired, .remainingAbandoned, .restartLimitReached: return .error
         case .remainingKilled: return .warn
+        case .stopBegan(.memory, _, _): return .warn
         case .childExited(_, let status): return status.isSuccess ? .info : .warn
         default: return .info
         }
@@ -15,30 +16,37 @@ extension SupervisorEvent {
         case .childStarted: return "child started"
         case .spawnFailed(let error): return error.description
         case .signalForwarded: return "signal forwarded"
+        case .stopBegan(.memory, _, _): return "memory limit reached: graceful stop, SIGTERM sent"
         case .stopBegan: return "graceful stop: SIGTERM sent"
         case .gracePeriodExpired: return "grace period over: SIGKILL sent"
         case .childExited: return "child exited"
         case .orphansReaped: return "orphans reaped"
         case .remainingSignalled: return "main child gone, other processes remain: SIGTERM sent to them"
         case .remainingKilled: return "grace period over: SIGKILL sent to the remaining processes"
-        case .remainingAbandoned: return "remaining processes did not exit after SIGKILL: exiting anyway"
+        case .remainingAbandoned: return "remaining processes did not exit after SIGKILL: going on anyway"
+        case .restartScheduled: return "restarting the command"
+        case .restartLimitReached: return "too many restarts: exiting so the orchestrator takes over"
         case .exiting: return "exiting"
         }
     }
 
     public var logFields: LogFields {
         switch self {
-        case .childStarted(let pid): return [("pid", LogValue(pid))]
+        case .childStarted(let pid, let restarts): return [("pid", LogValue(pid)), ("restarts", LogValue(restarts))]
         case .spawnFailed(let error): return [("exit_code", LogValue(error.exitCode))]
         case .signalForwarded(let signal, let target): return [("signal", .string(signal.description))] + target.logFields
         case .stopBegan(let reason, let pid, let grace):
             return [("pid", LogValue(pid)), ("reason", .string(reason.logValue)), ("grace_period_s", .double(grace.seconds))]
+                + reason.logFields
         case .gracePeriodExpired(let pid, let grace): return [("pid", LogValue(pid)), ("grace_period_s", .double(grace.seconds))]
         case .childExited(let pid, let status):
             return [("pid", LogValue(pid)), ("status", .string(status.description)), ("exit_code", LogValue(status.shellExitCode))]
         case .orphansReaped(let count): return [("count", LogValue(count))]
         case .remainingSignalled(_, let grace): return [("grace_period_s", .double(grace.seconds))]
         case .remainingKilled, .remainingAbandoned: return []
+        case .restartScheduled(let delay, let restarts): return [("delay_s", .double(delay.seconds)), ("restart", LogValue(restarts))]
+        case .restartLimitReached(let restarts, let window):
+            return [("restarts_in_window", LogValue(restarts)), ("window_s", .double(window.seconds))]
         case .exiting(let code): return [("exit_code", LogValue(code))]
         }
     }
@@ -58,6 +66,71 @@ extension StopReason {
     var logValue: String {
         switch self {
         case .signal(let signal): return signal.description
+        case .memory: return "memory"
         }
+    }
+
+    var logFields: LogFields {
+        guard case .memory(let report) = self else { return [] }
+        return report.logFields
+    }
+}
+
+extension MemoryTriggerReport {
+    var logFields: LogFields {
+        var fields: LogFields = [
+            ("working_set_bytes", LogValue(reading.workingSet)), ("usage_bytes", LogValue(reading.usage)),
+            ("inactive_file_bytes", reading.inactiveFile.map(LogValue.init) ?? .null),
+            ("trigger_bytes", LogValue(trigger)), ("limit_bytes", hardLimit.map(LogValue.init) ?? .null),
+            ("growth_bytes_per_s", LogValue(UInt64(max(0, growthRate)))),
+        ]
+        if case .predicted(let seconds) = reason { fields.append(("predicted_limit_in_ms", .double(seconds * 1000))) }
+        return fields
+    }
+}
+
+extension MemoryGuardEvent {
+    public var logLevel: LogLevel {
+        switch self {
+        case .armed, .readingRecovered: return .info
+        case .disarmed: return .warn
+        case .triggerNotBelowLimit, .kernelOOMKill, .readingFailed: return .error
+        }
+    }
+
+    public var logMessage: String {
+        switch self {
+        case .armed: return "memory guard on"
+        case .disarmed(let limits):
+            return limits.hard == nil ? "memory guard off: no hard memory limit and no LIFEGUARD_MEMORY_LIMIT"
+                : "memory guard off"
+        case .triggerNotBelowLimit:
+            return "LIFEGUARD_MEMORY_LIMIT is not below the hard limit: the kernel OOM killer will act first"
+        case .kernelOOMKill: return "the kernel OOM killer killed a process in this container"
+        case .readingFailed: return "cannot read the cgroup memory files; still supervising, retrying"
+        case .readingRecovered: return "cgroup memory files readable again"
+        }
+    }
+
+    public var logFields: LogFields {
+        switch self {
+        case .armed(let trigger, let limits):
+            return [("trigger_bytes", LogValue(trigger))] + limits.logFields
+        case .disarmed(let limits): return limits.logFields
+        case .triggerNotBelowLimit(let trigger, let hard):
+            return [("trigger_bytes", LogValue(trigger)), ("limit_bytes", LogValue(hard))]
+        case .kernelOOMKill(let count, let previous, let reading):
+            return [("oom_kills", LogValue(count)), ("new_oom_kills", LogValue(count - previous)),
+                    ("working_set_bytes", reading.map { LogValue($0.workingSet) } ?? .null),
+                    ("usage_bytes", reading.map { LogValue($0.usage) } ?? .null)]
+        case .readingFailed, .readingRecovered: return []
+        }
+    }
+}
+
+extension MemoryLimits {
+    var logFields: LogFields {
+        [("limit_bytes", hard.map(LogValue.init) ?? .null), ("soft_limit_bytes", soft.map(LogValue.init) ?? .null),
+         ("high_bytes", high.map(LogValue.init) ?? .null)]
     }
 }

@@ -2,18 +2,33 @@ import Glibc
 
 /// The supervisor as a pure state machine: every method takes an event and the current monotonic
 /// time and returns the actions to perform. It makes no system calls, so every path, including the
-/// rare ones (a second SIGTERM during a stop, an unkillable leftover), is tested without processes.
+/// rare ones (a second SIGTERM during a stop, an unkillable leftover, a crash loop), is tested
+/// without processes.
 public struct Supervisor: Sendable {
+    /// Exit code after a memory-triggered stop with `LIFEGUARD_ON_MEMORY_LIMIT=exit`, or when the
+    /// restart cap is reached: EX_TEMPFAIL ("temporary failure; retry"), so `--restart on-failure` and
+    /// Kubernetes start the container again, and it is not mistaken for the kernel's 137.
+    public static let memoryExitCode: Int32 = 75
+
     public struct Settings: Sendable, Equatable {
         public var gracePeriod: Duration
         public var signalProcessGroup: Bool
+        public var onMemoryLimit: MemoryLimitAction
+        /// Restarts allowed within `restartWindow`; one more and Lifeguard exits.
+        public var maxRestarts: Int
+        public var restartWindow: Duration
         /// After SIGKILL to leftovers, how long to wait for them before exiting anyway (a process in
         /// uninterruptible sleep cannot die; as PID 1, exiting makes the kernel clean up).
         public var abandonAfter: Duration = .seconds(2)
 
-        public init(gracePeriod: Duration = .seconds(60), signalProcessGroup: Bool = false) {
+        public init(gracePeriod: Duration = .seconds(60), signalProcessGroup: Bool = false,
+                    onMemoryLimit: MemoryLimitAction = .restart, maxRestarts: Int = 5,
+                    restartWindow: Duration = .seconds(600)) {
             self.gracePeriod = gracePeriod
             self.signalProcessGroup = signalProcessGroup
+            self.onMemoryLimit = onMemoryLimit
+            self.maxRestarts = maxRestarts
+            self.restartWindow = restartWindow
         }
     }
 
@@ -26,15 +41,30 @@ public struct Supervisor: Sendable {
         /// SIGTERM sent; SIGKILL at `deadline` unless the child exits first.
         case stopping(pid: pid_t, reason: StopReason, deadline: MonotonicInstant, killed: Bool)
         /// The main child is gone but other processes remain: SIGTERM sent to them, SIGKILL at
-        /// `deadline`, then (killed) wait until `deadline` once more and exit regardless.
+        /// `deadline`, then (killed) wait until `deadline` once more and go on regardless.
         case draining(deadline: MonotonicInstant, killed: Bool)
+        /// Waiting out the backoff before starting COMMAND again.
+        case restarting(at: MonotonicInstant)
         case exited(code: Int32)
+    }
+
+    /// What to do once the main child and every leftover are gone.
+    enum Outcome: Equatable, Sendable {
+        case exit(Int32)
+        case restart
     }
 
     public let settings: Settings
     public private(set) var phase: Phase = .idle
     /// How the last main child ended.
     public private(set) var lastExit: TerminationStatus?
+    /// Restarts since Lifeguard started.
+    public private(set) var restarts = 0
+    /// When each restart within the window happened.
+    private var recentRestarts: [MonotonicInstant] = []
+    /// A stop was asked from outside: whatever else happens, Lifeguard exits after it.
+    private var exitRequested = false
+    private var outcome: Outcome = .exit(0)
 
     public init(settings: Settings) {
         self.settings = settings
@@ -51,7 +81,7 @@ public struct Supervisor: Sendable {
     /// When `deadlineReached` must next be called, if ever.
     public var nextDeadline: MonotonicInstant? {
         switch phase {
-        case .stopping(_, _, let deadline, false), .draining(let deadline, _): return deadline
+        case .stopping(_, _, let deadline, false), .draining(let deadline, _), .restarting(let deadline): return deadline
         default: return nil
         }
     }
@@ -66,15 +96,16 @@ public struct Supervisor: Sendable {
 
     public mutating func spawned(pid: pid_t, now: MonotonicInstant) -> ActionList {
         phase = .running(pid: pid)
-        return ActionList(.report(.childStarted(pid: pid)))
+        return ActionList(.report(.childStarted(pid: pid, restarts: restarts)))
     }
 
     public mutating func spawnFailed(_ error: SpawnError, now: MonotonicInstant) -> ActionList {
-        finish(code: error.exitCode, first: .report(.spawnFailed(error)))
+        finish(code: error.exitCode, after: ActionList(.report(.spawnFailed(error))))
     }
 
     /// A signal arrived from outside (SIGCHLD never comes here: the loop reaps instead).
     public mutating func signalReceived(_ signal: Signal, now: MonotonicInstant) -> ActionList {
+        if signal == .terminate { exitRequested = true }
         switch phase {
         case .running(let pid):
             if signal == .terminate { return beginStop(.signal(signal), pid: pid, now: now) }
@@ -84,9 +115,19 @@ public struct Supervisor: Sendable {
             return forward(signal, to: target(pid))
         case .draining:
             return forward(signal, to: .remaining)
+        case .restarting:
+            // Nothing runs: a stop request ends Lifeguard now, with the last child's code.
+            return signal == .terminate ? finish(code: lastExit?.shellExitCode ?? 0, after: ActionList()) : ActionList()
         case .idle, .spawning, .exited:
             return ActionList()
         }
+    }
+
+    /// The memory guard fired. The first action is the SIGTERM, so the loop reaches kill(2) before
+    /// anything else (logging, the status file) and without allocating.
+    public mutating func memoryLimitReached(_ report: MemoryTriggerReport, now: MonotonicInstant) -> ActionList {
+        guard case .running(let pid) = phase else { return ActionList() }
+        return beginStop(.memory(report), pid: pid, now: now)
     }
 
     /// The loop reaped these processes; `noChildrenLeft` means waitpid said ECHILD afterwards.
@@ -99,6 +140,7 @@ public struct Supervisor: Sendable {
         for process in reaped {
             if process.pid == childPID {
                 lastExit = process.status
+                outcome = outcomeAfterExit(of: process.status)
                 mainExited = true
                 actions.append(.report(.childExited(pid: process.pid, status: process.status)))
             } else {
@@ -108,13 +150,13 @@ public struct Supervisor: Sendable {
         if orphans > 0 { actions.append(.report(.orphansReaped(count: orphans))) }
 
         if mainExited {
-            if noChildrenLeft { return finish(code: exitCode, after: actions) }
+            if noChildrenLeft { return proceed(now: now, after: actions) }
             phase = .draining(deadline: now + settings.gracePeriod, killed: false)
             actions.append(.signal(.terminate, .remaining))
             actions.append(.report(.remainingSignalled(.terminate, gracePeriod: settings.gracePeriod)))
             return actions
         }
-        if case .draining = phase, noChildrenLeft { return finish(code: exitCode, after: actions) }
+        if case .draining = phase, noChildrenLeft { return proceed(now: now, after: actions) }
         return actions
     }
 
@@ -130,7 +172,9 @@ public struct Supervisor: Sendable {
             phase = .draining(deadline: now + settings.abandonAfter, killed: true)
             return ActionList(.signal(.kill, .remaining), .report(.remainingKilled))
         case .draining(_, true):
-            return finish(code: exitCode, first: .report(.remainingAbandoned))
+            return proceed(now: now, after: ActionList(.report(.remainingAbandoned)))
+        case .restarting:
+            return respawn(now: now, after: ActionList())
         default:
             return ActionList()
         }
@@ -146,19 +190,56 @@ public struct Supervisor: Sendable {
                           .report(.stopBegan(reason, pid: pid, gracePeriod: settings.gracePeriod)))
     }
 
+    /// What the main child's exit leads to, decided while the phase still says why it stopped.
+    private func outcomeAfterExit(of status: TerminationStatus) -> Outcome {
+        if exitRequested { return .exit(status.shellExitCode) }
+        if case .stopping(_, .memory, _, _) = phase {
+            return settings.onMemoryLimit == .restart ? .restart : .exit(Supervisor.memoryExitCode)
+        }
+        return .exit(status.shellExitCode)
+    }
+
+    /// The main child and every leftover are gone: exit, or start COMMAND again.
+    private mutating func proceed(now: MonotonicInstant, after actions: ActionList) -> ActionList {
+        guard case .restart = outcome, !exitRequested else {
+            if case .exit(let code) = outcome { return finish(code: code, after: actions) }
+            return finish(code: lastExit?.shellExitCode ?? 0, after: actions)
+        }
+        var actions = actions
+        recentRestarts.removeAll { now - $0 >= settings.restartWindow }
+        if recentRestarts.count >= settings.maxRestarts {
+            actions.append(.report(.restartLimitReached(restarts: recentRestarts.count, window: settings.restartWindow)))
+            return finish(code: Supervisor.memoryExitCode, after: actions)
+        }
+        let delay = Supervisor.backoff(afterRestarts: recentRestarts.count)
+        actions.append(.report(.restartScheduled(delay: delay, restarts: restarts + 1)))
+        if delay == .zero { return respawn(now: now, after: actions) }
+        phase = .restarting(at: now + delay)
+        return actions
+    }
+
+    private mutating func respawn(now: MonotonicInstant, after actions: ActionList) -> ActionList {
+        var actions = actions
+        recentRestarts.append(now)
+        restarts += 1
+        phase = .spawning
+        actions.append(.spawn)
+        return actions
+    }
+
+    /// No wait for the first restart in a window (downtime is the database's own shutdown and start),
+    /// then 1 s, 2 s, 4 s … up to 30 s.
+    public static func backoff(afterRestarts count: Int) -> Duration {
+        guard count > 0 else { return .zero }
+        return .seconds(min(30, 1 << min(count - 1, 5)))
+    }
+
     private func forward(_ signal: Signal, to target: SignalTarget) -> ActionList {
         ActionList(.signal(signal, target), .report(.signalForwarded(signal, target)))
     }
 
     private func target(_ pid: pid_t) -> SignalTarget {
         settings.signalProcessGroup ? .processGroup(pid) : .process(pid)
-    }
-
-    /// The code Lifeguard exits with: the main child's, as a shell reports it (128+N for signal N).
-    private var exitCode: Int32 { lastExit?.shellExitCode ?? 0 }
-
-    private mutating func finish(code: Int32, first: Action) -> ActionList {
-        finish(code: code, after: ActionList(first))
     }
 
     private mutating func finish(code: Int32, after actions: ActionList) -> ActionList {

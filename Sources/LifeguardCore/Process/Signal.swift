@@ -64,7 +64,7 @@ public struct Signal: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// Parses "TERM", "SIGTERM", "sigterm", "15", "RTMIN+2".
     public init?(name: String) {
-        var text = name.uppercased()
+        var text = String(decoding: name.utf8.map { $0 >= 97 && $0 <= 122 ? $0 - 32 : $0 }, as: UTF8.self)
         if let number = Int32(text), number > 0, number <= Signal.realTimeMaximum.rawValue {
             self.init(rawValue: number)
             return

@@ -78,7 +78,12 @@ public struct SignalChannel: ~Copyable {
     private let buffer: UnsafeMutableBufferPointer<signalfd_siginfo>
 
     public init(for state: SignalState) throws(Errno) {
-        var mask = state.blocked.raw
+        try self.init(watching: state.blocked)
+    }
+
+    /// A channel for `signals`, which only delivers them while they are blocked.
+    public init(watching signals: SignalSet) throws(Errno) {
+        var mask = signals.raw
         let fd = signalfd(-1, &mask, Int32(SFD_CLOEXEC | SFD_NONBLOCK))
         if fd < 0 { throw Errno.current }
         descriptor = FileDescriptor(rawValue: fd)

@@ -1,0 +1,175 @@
+import Glibc
+
+/// Something the memory guard has to say; the loop logs it (never on the emergency path).
+public enum MemoryGuardEvent: Equatable, Sendable {
+    /// The trigger was (re)computed: the guard is on.
+    case armed(trigger: UInt64, limits: MemoryLimits)
+    /// No trigger can be computed: the guard is off (no hard limit and no explicit trigger, or off).
+    case disarmed(limits: MemoryLimits)
+    /// The explicit trigger is not below the hard limit: the kernel would act first.
+    case triggerNotBelowLimit(trigger: UInt64, hardLimit: UInt64)
+    /// The kernel's OOM-kill counter went up: something in the container was SIGKILLed.
+    case kernelOOMKill(count: UInt64, previous: UInt64, reading: MemoryReading?)
+    /// The cgroup files could not be read (they vanished or hold garbage); sampling goes on.
+    case readingFailed
+    /// Readings work again after a failure.
+    case readingRecovered
+}
+
+/// The memory guard's shell: the cgroup's files, the policy, and the kernel's notifications. The loop
+/// asks it when to sample next and calls `sample` then; `sample` allocates nothing.
+public final class MemoryGuard {
+    public let cgroup: CgroupMemory
+    public let triggerSetting: TriggerSetting
+    public let headroom: Headroom
+    public let policySettings: MemoryPolicy.Settings
+    public private(set) var limits = MemoryLimits()
+    /// nil while the guard is off.
+    public private(set) var policy: MemoryPolicy?
+    public private(set) var lastReading: MemoryReading?
+    public private(set) var kernelOOMKills: UInt64?
+    /// When the loop must call `sample` next; nil when not sampling (no child running, or guard off).
+    public private(set) var nextSample: MonotonicInstant?
+    /// v1 only, where `cgroup.event_control` is writable.
+    public private(set) var usageThreshold: CgroupEventNotification?
+    public private(set) var oomNotification: CgroupEventNotification?
+    /// Why kernel notifications could not be armed (read-only cgroupfs in a container), for the log.
+    public private(set) var notificationError: Errno?
+    private var armedThreshold: UInt64?
+    private var readingFailed = false
+    private var refreshed = false
+
+    public init(cgroup: CgroupMemory, trigger: TriggerSetting, headroom: Headroom, policy: MemoryPolicy.Settings) {
+        self.cgroup = cgroup
+        self.triggerSetting = trigger
+        self.headroom = headroom
+        self.policySettings = policy
+        if cgroup.location.version == .v1 {
+            do {
+                oomNotification = try CgroupEventNotification(directory: cgroup.location.directory,
+                                                              watching: "memory.oom_control", argument: nil)
+            } catch {
+                notificationError = error
+            }
+        }
+    }
+
+    /// The trigger in bytes, when the guard is on.
+    public var trigger: UInt64? { policy?.trigger }
+
+    /// Descriptors the loop polls: readable (eventfd) or POLLPRI (v2 memory.events) means "look now".
+    public var notificationDescriptors: [(FileDescriptor, Int16)] {
+        var result: [(FileDescriptor, Int16)] = []
+        if let usageThreshold { result.append((usageThreshold.descriptor, Int16(POLLIN))) }
+        if let oomNotification { result.append((oomNotification.descriptor, Int16(POLLIN))) }
+        if cgroup.location.version == .v2, let events = cgroup.eventsFile { result.append((events, Int16(POLLPRI))) }
+        return result
+    }
+
+    /// Re-reads the limits and the OOM-kill counter; recomputes the trigger when a limit changed
+    /// (`docker update --memory`). Call at start and every status interval.
+    public func refresh(now: MonotonicInstant) -> [MemoryGuardEvent] {
+        var events: [MemoryGuardEvent] = []
+        let newLimits = cgroup.readLimits()
+        let resolved = triggerSetting.resolve(hardLimit: newLimits.hard, headroom: headroom)
+        if !refreshed || newLimits != limits || resolved != policy?.trigger || (resolved != nil) != (policy != nil) {
+            refreshed = true
+            limits = newLimits
+            if let resolved {
+                if var existing = policy {
+                    existing.trigger = resolved
+                    existing.hardLimit = newLimits.hard
+                    policy = existing
+                } else {
+                    policy = MemoryPolicy(settings: policySettings, trigger: resolved, hardLimit: newLimits.hard)
+                }
+                events.append(.armed(trigger: resolved, limits: newLimits))
+                if let hard = newLimits.hard, resolved >= hard {
+                    events.append(.triggerNotBelowLimit(trigger: resolved, hardLimit: hard))
+                }
+                armUsageThreshold(at: UInt64(Double(resolved) * policySettings.exactFraction))
+            } else {
+                policy = nil
+                nextSample = nil
+                usageThreshold = nil
+                armedThreshold = nil
+                events.append(.disarmed(limits: newLimits))
+            }
+        }
+        events += checkOOMKills()
+        return events
+    }
+
+    /// The kernel's counter, compared with the last look.
+    public func checkOOMKills() -> [MemoryGuardEvent] {
+        guard let count = cgroup.readOOMKills() else { return [] }
+        defer { kernelOOMKills = count }
+        if let previous = kernelOOMKills, count > previous {
+            return [.kernelOOMKill(count: count, previous: previous, reading: lastReading)]
+        }
+        return []
+    }
+
+    /// Start (or restart) sampling now: a child is running.
+    public func startSampling(now: MonotonicInstant) {
+        guard policy != nil else { return }
+        policy?.reset()
+        nextSample = now
+    }
+
+    public func stopSampling() { nextSample = nil }
+
+    /// A kernel notification arrived: sample at once.
+    public func sampleSoon(now: MonotonicInstant) {
+        if policy != nil, nextSample != nil { nextSample = now }
+    }
+
+    /// One sample: read, decide, schedule the next. Allocates nothing; returns `.fire` when the
+    /// database must be stopped now. nil when off, or when the files could not be read (the next
+    /// attempt is scheduled at the minimum interval and `readingFailed` reports it once).
+    public func sample(now: MonotonicInstant) -> MemoryPolicy.Decision? {
+        guard var policy else { return nil }
+        defer { self.policy = policy }
+        var reading = cgroup.read(exact: false)
+        if let usage = reading?.usage, policy.needsExactReading(usage: usage) {
+            reading = cgroup.read(exact: true)
+        }
+        guard let reading else {
+            readingFailed = true
+            nextSample = now + policySettings.minimumInterval * 100
+            return nil
+        }
+        readingFailed = false
+        lastReading = reading
+        let decision = policy.evaluate(reading, now: now)
+        switch decision {
+        case .fire: nextSample = nil
+        case .sampleAgain(let after): nextSample = now + after
+        }
+        return decision
+    }
+
+    /// Whether the last sample failed (the loop logs the change once).
+    public var isFailing: Bool { readingFailed }
+
+    /// The figures behind a firing decision, for the log and the status.
+    public func report(for reason: MemoryPolicy.FireReason) -> MemoryTriggerReport? {
+        guard let policy, let lastReading else { return nil }
+        return MemoryTriggerReport(reading: lastReading, trigger: policy.trigger, hardLimit: policy.hardLimit,
+                                   reason: reason, growthRate: policy.growthRate)
+    }
+
+    /// v1, where writable: the kernel wakes Lifeguard when usage crosses into the zone where the exact
+    /// working set is read, however long the current poll interval.
+    private func armUsageThreshold(at threshold: UInt64) {
+        guard cgroup.location.version == .v1, armedThreshold != threshold, notificationError == nil else { return }
+        do {
+            usageThreshold = try CgroupEventNotification(directory: cgroup.location.directory,
+                                                         watching: "memory.usage_in_bytes", argument: String(threshold))
+            armedThreshold = threshold
+        } catch {
+            usageThreshold = nil
+            notificationError = error
+        }
+    }
+}
