@@ -85,7 +85,7 @@ public enum Lifeguard {
                         [("cgroup", .string(location.directory)), ("error", .string(error.description))])
             return nil
         }
-        let policy = MemoryPolicy.Settings(fillRate: Double(configuration.fillRate))
+        let policy = MemoryPolicy.Settings(fillRate: Double(configuration.fillRate), stopLatency: configuration.stopLatency)
         let guardian = MemoryGuard(cgroup: cgroup, trigger: configuration.memoryLimit, headroom: configuration.headroom,
                                    policy: policy)
         var fields: LogFields = [("cgroup_version", .string(location.version.rawValue)), ("cgroup", .string(location.directory))]

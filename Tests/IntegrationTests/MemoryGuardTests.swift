@@ -67,7 +67,9 @@ struct MemoryGuardTests {
             if let workingSet = firedAt(result.stderr) { fired.append(workingSet) }
         }
         #expect(kills == 0, "kernel OOM kills in 5 runs: \(kills)")
-        #expect(fired.count == 5 && fired.allSatisfy { $0 >= Self.trigger && $0 < Self.hardLimit }, "\(fired)")
+        // At this rate the guard may stop the hog below the trigger (a predicted stop): the hard limit
+        // would come before a slower child could stop growing.
+        #expect(fired.count == 5 && fired.allSatisfy { $0 > Self.hardLimit / 2 && $0 < Self.hardLimit }, "\(fired)")
     }
 
     @Test("restart policy: the command starts again, with backoff, then exit 75 at the cap")

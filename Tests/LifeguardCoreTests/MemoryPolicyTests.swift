@@ -50,11 +50,11 @@ struct MemoryPolicyTests {
             }
             return after.seconds
         }
-        let far = interval(77 * Self.mib)  // 30 % of 256 MiB
-        #expect(far > 0.035 && far < 0.05)  // 179 MiB at 4 GiB/s, less the 2 ms reaction budget
-        #expect(abs(interval(240 * Self.mib) - 0.001906) < 0.000001)  // 16 MiB from the limit: 3.9 ms, less 2 ms
-        #expect(interval(242 * Self.mib) < 0.0015)
-        #expect(interval(255 * Self.mib, trigger: 255 * Self.mib + 1) == 0.001)  // clamped to the minimum
+        let far = interval(77 * Self.mib)  // 30 % of 256 MiB, trigger 243.8 MiB
+        #expect(abs(far - 0.038_67) < 0.0001)  // 166.8 MiB to the trigger at 4 GiB/s, less the 2 ms reaction budget
+        #expect(abs(interval(230 * Self.mib) - 0.001_36) < 0.0001)  // 13.8 MiB: 3.36 ms, less 2 ms
+        #expect(interval(240 * Self.mib) == 0.001)  // clamped to the minimum
+        #expect(interval(100 * Self.mib, hard: 1 << 30, trigger: 150 * Self.mib) < 0.011)  // the trigger matters, not the limit
         let big: UInt64 = 8 << 30
         #expect(interval(big * 3 / 10, hard: big) == 1)  // 8 GiB at 30 %: capped at the maximum
     }
@@ -65,7 +65,7 @@ struct MemoryPolicyTests {
         let settings = MemoryPolicy.Settings(fillRate: 100 * 1_000_000)
         policy.settings = settings
         guard case .sampleAgain(let calm) = policy.evaluate(MemoryReading(usage: 100 * Self.mib, inactiveFile: 0), now: t0) else { return }
-        // 50 MiB in 10 ms: 5 GiB/s.
+        // 50 MiB in 10 ms: 5 GiB/s over the window.
         guard case .sampleAgain(let fast) = policy.evaluate(MemoryReading(usage: 150 * Self.mib, inactiveFile: 0),
                                                              now: t0 + .milliseconds(10)) else { return }
         #expect(fast < calm / 10)
@@ -74,27 +74,63 @@ struct MemoryPolicyTests {
 
     @Test("fires early when, at the observed rate, the hard limit comes before a shutdown could start")
     func predictiveFire() {
-        var policy = policy()
+        var policy = MemoryPolicy(settings: .init(stopLatency: .milliseconds(10)), trigger: 243 * Self.mib, hardLimit: Self.hard)
         _ = policy.evaluate(MemoryReading(usage: 200 * Self.mib, inactiveFile: 0), now: t0)
-        // 40 MiB in 2 ms (20 GiB/s): 16 MiB left to the hard limit is under a millisecond.
-        let decision = policy.evaluate(MemoryReading(usage: 240 * Self.mib, inactiveFile: 0), now: t0 + .milliseconds(2))
+        // 10 MiB in 5 ms (2 GiB/s) at 210 MiB: 46 MiB from the limit is 22 ms away: not yet.
+        if case .fire = policy.evaluate(MemoryReading(usage: 210 * Self.mib, inactiveFile: 0), now: t0 + .milliseconds(5)) {
+            Issue.record("fired 22 ms from the limit")
+        }
+        // 22 MiB more in 10 ms at 232 MiB: 24 MiB left is 10.9 ms, within the 13 ms lead (10 ms stop
+        // latency, 2 ms reaction, 1 ms minimum interval): stop now, below the trigger.
+        let decision = policy.evaluate(MemoryReading(usage: 232 * Self.mib, inactiveFile: 0), now: t0 + .milliseconds(15))
         guard case .fire(.predicted(let seconds)) = decision else {
             Issue.record("did not fire: \(decision)")
             return
         }
-        #expect(seconds < 0.003)
+        #expect(seconds > 0.0105 && seconds < 0.0115)
     }
 
-    @Test("the growth estimate decays when growth stops")
-    func growthDecays() {
+    @Test("a slow burst near the trigger does not fire early")
+    func slowGrowthDoesNotPredict() {
         var policy = policy()
-        _ = policy.evaluate(MemoryReading(usage: 100 * Self.mib, inactiveFile: 0), now: t0)
-        _ = policy.evaluate(MemoryReading(usage: 110 * Self.mib, inactiveFile: 0), now: t0 + .milliseconds(10))
-        let peak = policy.growthRate
-        _ = policy.evaluate(MemoryReading(usage: 110 * Self.mib, inactiveFile: 0), now: t0 + .seconds(5))
-        #expect(policy.growthRate < peak / 100)
+        #expect(policy.settings.stopLatency == .milliseconds(20))
+        _ = policy.evaluate(MemoryReading(usage: 240 * Self.mib, inactiveFile: 0), now: t0)
+        // 1 MiB in 10 ms (100 MiB/s): 15 MiB from the limit is 150 ms away.
+        #expect(policy.evaluate(MemoryReading(usage: 241 * Self.mib, inactiveFile: 0), now: t0 + .milliseconds(10))
+                == .sampleAgain(after: .milliseconds(1)))
+    }
+
+    @Test("the growth rate is sustained growth over the window, not a burst between two samples")
+    func growthIsSustained() {
+        var policy = policy()
+        // A 200 MB/s allocator touching 1 MiB chunks every 5 ms, sampled every millisecond.
+        var now = t0
+        var level: UInt64 = 200 * Self.mib
+        for step in 0..<40 {
+            if step % 5 == 0 { level += Self.mib }
+            _ = policy.evaluate(MemoryReading(usage: level, inactiveFile: 0), now: now)
+            now = now + .milliseconds(1)
+        }
+        #expect(policy.growthRate > 150e6 && policy.growthRate < 300e6, "\(policy.growthRate)")
+        // Growth stops: the rate falls to zero within the window.
+        for _ in 0..<12 {
+            _ = policy.evaluate(MemoryReading(usage: level, inactiveFile: 0), now: now)
+            now = now + .milliseconds(1)
+        }
+        #expect(policy.growthRate == 0)
         policy.reset()
         #expect(policy.growthRate == 0)
+    }
+
+    @Test("growth windows keep their order across the ring's wrap")
+    func windowWraps() {
+        var window = GrowthWindow()
+        for step in 0..<100 { window.add(level: UInt64(step) * 1_000_000, at: MonotonicInstant(nanoseconds: Int64(step) * 1_000_000)) }
+        #expect(abs(window.rate(over: .milliseconds(10)) - 1e9) < 1)  // 1 MB per ms
+        #expect(abs(window.rate(over: .seconds(10)) - 1e9) < 1)       // the oldest kept sample
+        var single = GrowthWindow()
+        single.add(level: 5, at: MonotonicInstant(nanoseconds: 0))
+        #expect(single.rate(over: .milliseconds(10)) == 0)
     }
 
     @Test("without a hard limit, an explicit trigger is the ceiling")

@@ -15,6 +15,8 @@ public struct Configuration: Sendable, Equatable {
     public var cgroupRoot = "/sys/fs/cgroup"
     /// The growth rate, in bytes per second, the memory guard's sampling must win against.
     public var fillRate: UInt64 = 4 << 30
+    /// How long the command keeps growing after SIGTERM: the guard fires earlier the faster memory grows.
+    public var stopLatency: Duration = .milliseconds(20)
     public var logFormat: LogFormat = .logfmt
     public var logLevel: LogLevel = .info
     /// COMMAND and its arguments.
@@ -117,6 +119,13 @@ extension Configuration {
                 "The fastest memory growth the guard must catch between two samples; higher samples more often near the limit.") {
             guard let value = ValueParsers.rate($1) else { return false }
             $0.fillRate = value
+            return true
+        },
+        Setting("LIFEGUARD_STOP_LATENCY", flag: "--stop-latency", default: "20ms",
+                accepted: ValueParsers.durationAccepted,
+                "How long the command may keep growing after SIGTERM: the guard stops it below the trigger when, at the observed growth rate, the hard limit is closer than this.") {
+            guard let value = ValueParsers.duration($1) else { return false }
+            $0.stopLatency = value
             return true
         },
         Setting("LIFEGUARD_CGROUP_ROOT", flag: "--cgroup-root", default: "/sys/fs/cgroup", accepted: "an absolute path",

@@ -26,13 +26,17 @@ public struct MemoryTriggerReport: Equatable, Sendable {
     public var reason: MemoryPolicy.FireReason
     /// Observed growth of the working set, bytes per second.
     public var growthRate: Double
+    /// How long after its planned time the sample that fired ran (scheduling delay).
+    public var sampleDelay: Duration
 
-    public init(reading: MemoryReading, trigger: UInt64, hardLimit: UInt64?, reason: MemoryPolicy.FireReason, growthRate: Double) {
+    public init(reading: MemoryReading, trigger: UInt64, hardLimit: UInt64?, reason: MemoryPolicy.FireReason,
+                growthRate: Double, sampleDelay: Duration = .zero) {
         self.reading = reading
         self.trigger = trigger
         self.hardLimit = hardLimit
         self.reason = reason
         self.growthRate = growthRate
+        self.sampleDelay = sampleDelay
     }
 }
 

@@ -83,6 +83,7 @@ extension MemoryTriggerReport {
             ("inactive_file_bytes", reading.inactiveFile.map(LogValue.init) ?? .null),
             ("trigger_bytes", LogValue(trigger)), ("limit_bytes", hardLimit.map(LogValue.init) ?? .null),
             ("growth_bytes_per_s", LogValue(UInt64(max(0, growthRate)))),
+            ("sample_delay_ms", .double((sampleDelay.seconds * 10_000).rounded() / 10)),
         ]
         if case .predicted(let seconds) = reason { fields.append(("predicted_limit_in_ms", .double(seconds * 1000))) }
         return fields

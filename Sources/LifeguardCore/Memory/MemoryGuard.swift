@@ -38,6 +38,8 @@ public final class MemoryGuard {
     private var armedThreshold: UInt64?
     private var readingFailed = false
     private var refreshed = false
+    /// How late the last sample ran compared with its plan.
+    private var lastSampleDelay: Duration = .zero
 
     public init(cgroup: CgroupMemory, trigger: TriggerSetting, headroom: Headroom, policy: MemoryPolicy.Settings) {
         self.cgroup = cgroup
@@ -130,6 +132,7 @@ public final class MemoryGuard {
     public func sample(now: MonotonicInstant) -> MemoryPolicy.Decision? {
         guard var policy else { return nil }
         defer { self.policy = policy }
+        if let planned = nextSample { lastSampleDelay = now - planned }
         var reading = cgroup.read(exact: false)
         if let usage = reading?.usage, policy.needsExactReading(usage: usage) {
             reading = cgroup.read(exact: true)
@@ -156,7 +159,7 @@ public final class MemoryGuard {
     public func report(for reason: MemoryPolicy.FireReason) -> MemoryTriggerReport? {
         guard let policy, let lastReading else { return nil }
         return MemoryTriggerReport(reading: lastReading, trigger: policy.trigger, hardLimit: policy.hardLimit,
-                                   reason: reason, growthRate: policy.growthRate)
+                                   reason: reason, growthRate: policy.growthRate, sampleDelay: lastSampleDelay)
     }
 
     /// v1, where writable: the kernel wakes Lifeguard when usage crosses into the zone where the exact

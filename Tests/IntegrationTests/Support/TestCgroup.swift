@@ -51,6 +51,15 @@ final class TestCgroup: @unchecked Sendable {
             .flatMap { Int($0.split(separator: " ")[1]) } ?? -1
     }
 
+    /// Starts Lifeguard with `arguments` inside this cgroup; returns the process and Lifeguard's own pid
+    /// (under `asContainer`, the child of `unshare`, which ignores SIGTERM itself).
+    func startLifeguard(_ arguments: [String], asContainer: Bool = false, environment: [String: String] = [:]) throws
+        -> (process: TestProcess, lifeguard: pid_t) {
+        let process = try TestProcess(command([Binaries.lifeguard] + arguments, asContainer: asContainer), environment: environment)
+        let lifeguard = asContainer ? Supervised.firstChild(of: process.pid) ?? process.pid : process.pid
+        return (process, lifeguard)
+    }
+
     /// The argv that runs `arguments` inside this cgroup. `asContainer`: as PID 1 of a new PID namespace
     /// with the memory hierarchy remounted read-only, as in an unprivileged container, where kernel
     /// thresholds cannot be armed and the guard can only poll.

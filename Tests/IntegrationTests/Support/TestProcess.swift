@@ -33,8 +33,11 @@ final class TestProcess: @unchecked Sendable {
     let pid: pid_t
     private let stdoutFD: Int32
     private let stderrFD: Int32
-    private(set) var stdout = ""
-    private(set) var stderr = ""
+    /// Output read so far. A background thread drains both pipes as data arrives, so a child never
+    /// blocks on a full pipe while the test is busy elsewhere.
+    private let output = CapturedOutput()
+    var stdout: String { output.text(\.stdout) }
+    var stderr: String { output.text(\.stderr) }
     private var consumed = 0
     private(set) var status: TerminationStatus?
     let startedAt = MonotonicInstant.now()
@@ -85,6 +88,26 @@ final class TestProcess: @unchecked Sendable {
         stderrFD = err[0]
         _ = fcntl(stdoutFD, F_SETFL, fcntl(stdoutFD, F_GETFL) | O_NONBLOCK)
         _ = fcntl(stderrFD, F_SETFL, fcntl(stderrFD, F_GETFL) | O_NONBLOCK)
+        let (readOut, readErr, output) = (stdoutFD, stderrFD, output)
+        let reader = Thread {
+            // Until both pipes are at end of file (every writer gone).
+            var open = [readOut, readErr]
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while !open.isEmpty {
+                var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+                _ = Glibc.poll(&fds, nfds_t(fds.count), 100)
+                for descriptor in fds where descriptor.revents != 0 {
+                    let count = read(descriptor.fd, &buffer, buffer.count)
+                    if count > 0 {
+                        output.append(Array(buffer[0..<count]), toStdout: descriptor.fd == readOut)
+                    } else if count == 0 {
+                        open.removeAll { $0 == descriptor.fd }
+                    }
+                }
+            }
+            output.finish()
+        }
+        reader.start()
     }
 
     deinit {
@@ -94,24 +117,13 @@ final class TestProcess: @unchecked Sendable {
             var raw: Int32 = 0
             waitpid(pid, &raw, 0)
         }
-        close(stdoutFD)
-        close(stderrFD)
+        // The reader thread owns the descriptors until both pipes close; a grandchild may hold them
+        // longer, so they are left to it (closing them under it could hit a reused number).
     }
 
-    /// Reads whatever the pipes hold now.
+    /// Waits up to `timeout` for more output (the reader thread collects it).
     func pump(waitingUpTo timeout: Duration = .zero) {
-        var fds = [pollfd(fd: stdoutFD, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: stderrFD, events: Int16(POLLIN), revents: 0)]
-        _ = poll(&fds, 2, Int32(max(0, timeout.nanoseconds / 1_000_000)))
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        for (fd, isOut) in [(stdoutFD, true), (stderrFD, false)] {
-            while true {
-                let count = read(fd, &buffer, buffer.count)
-                if count <= 0 { break }
-                let text = String(decoding: buffer[0..<count], as: UTF8.self)
-                if isOut { stdout += text } else { stderr += text }
-            }
-        }
+        output.waitForMore(timeout: timeout)
     }
 
     /// The next stdout line not returned yet, waiting up to `timeout`.
@@ -165,12 +177,12 @@ final class TestProcess: @unchecked Sendable {
                 var raw: Int32 = 0
                 waitpid(pid, &raw, 0)
                 status = TerminationStatus(waitStatus: raw)
-                pump()
+                output.waitUntilFinished(timeout: .seconds(1))
                 return nil
             }
             pump(waitingUpTo: .milliseconds(5))
         }
-        pump()
+        output.waitUntilFinished(timeout: .seconds(1))
         return status
     }
 
@@ -181,6 +193,58 @@ final class TestProcess: @unchecked Sendable {
 
     func send(_ signal: Int32) {
         kill(pid, signal)
+    }
+}
+
+/// stdout and stderr bytes collected by a reader thread.
+final class CapturedOutput: @unchecked Sendable {
+    struct Bytes {
+        var stdout: [UInt8] = []
+        var stderr: [UInt8] = []
+    }
+
+    private let condition = NSCondition()
+    private var bytes = Bytes()
+    private var generation = 0
+    private(set) var finished = false
+
+    func append(_ data: [UInt8], toStdout: Bool) {
+        condition.lock()
+        if toStdout { bytes.stdout += data } else { bytes.stderr += data }
+        generation += 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func finish() {
+        condition.lock()
+        finished = true
+        generation += 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func text(_ keyPath: KeyPath<Bytes, [UInt8]>) -> String {
+        condition.lock()
+        defer { condition.unlock() }
+        return String(decoding: bytes[keyPath: keyPath], as: UTF8.self)
+    }
+
+    /// Waits until both pipes reached end of file, at most `timeout` (a grandchild may keep them open).
+    func waitUntilFinished(timeout: Duration) {
+        condition.lock()
+        defer { condition.unlock() }
+        let deadline = Date().addingTimeInterval(timeout.seconds)
+        while !finished, condition.wait(until: deadline) {}
+    }
+
+    func waitForMore(timeout: Duration) {
+        condition.lock()
+        defer { condition.unlock() }
+        guard timeout > .zero, !finished else { return }
+        let start = generation
+        let deadline = Date().addingTimeInterval(timeout.seconds)
+        while generation == start, !finished, condition.wait(until: deadline) {}
     }
 }
 
