@@ -24,7 +24,8 @@ let package = Package(
         // The thin command-line entry point.
         .executableTarget(name: "lifeguard", dependencies: ["LifeguardCore"], swiftSettings: strict),
         // Programs the integration tests and benchmarks run under Lifeguard (signal printers, hogs, orphans).
-        .executableTarget(name: "lifeguard-test-helper", dependencies: ["CLifeguard"], swiftSettings: strict),
+        .target(name: "CTestHelperSupport"),
+        .executableTarget(name: "lifeguard-test-helper", dependencies: ["CLifeguard", "CTestHelperSupport"], swiftSettings: strict),
         // Counts heap allocations in the test process (interposed malloc), to prove the memory
         // guard's emergency path allocates nothing. Test-only.
         .target(name: "CAllocationCounter", path: "Tests/Support/CAllocationCounter"),

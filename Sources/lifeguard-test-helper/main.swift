@@ -1,6 +1,7 @@
 // Programs the integration tests run under Lifeguard, in the spirit of dumb-init's print_signals.py
 // and tini's test stages. Each subcommand prints what it observed, one line at a time, unbuffered.
 import CLifeguard
+import CTestHelperSupport
 import Glibc
 
 func say(_ line: String) {
@@ -82,6 +83,14 @@ case "hog":
     // at RATE MB/s ("max": as fast as possible) split over N threads, in chunks (mmap + memset).
     // On SIGTERM it says so and exits 0, unless --ignore-term; --stop-at holds the size once reached.
     Hog.run(arguments)
+
+case "container-cgroupns":
+    // container-cgroupns COMMAND...: runs COMMAND in a private cgroup namespace with cgroup2 mounted
+    // read-only at /sys/fs/cgroup, the layout Docker gives a container on cgroup v2.
+    guard lg_test_enter_container_cgroup_namespace() == 0 else { fail("cannot enter a cgroup namespace: \(errno)") }
+    let argv = arguments.map { strdup($0) } + [nil]
+    execvp(arguments[0], argv)
+    fail("exec \(arguments[0]) failed")
 
 case "exit":
     exit(Int32(arguments.first ?? "0") ?? 0)

@@ -25,3 +25,25 @@ extension Trait where Self == ConditionTrait {
         .enabled(if: Prerequisites.isCI || available(), Comment(rawValue: "needs \(what)"))
     }
 }
+
+extension Prerequisites {
+    /// The repository root (where Package.swift is).
+    static let repositoryRoot: String = {
+        var directory = URL(fileURLWithPath: #filePath)
+        while directory.path != "/" {
+            directory.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) { return directory.path }
+        }
+        return FileManager.default.currentDirectoryPath
+    }()
+
+    /// The static test helper (scripts/test builds it).
+    static var staticHelper: String? { ProcessInfo.processInfo.environment["LIFEGUARD_TEST_HELPER_STATIC"] }
+
+    /// What the cgroup v2 VM needs: qemu, a kernel, a static busybox, and the static binaries.
+    static var virtualMachine: Bool {
+        executable("qemu-system-x86_64") != nil && executable("cpio") != nil && executable("busybox") != nil
+            && ((try? FileManager.default.contentsOfDirectory(atPath: "/boot")) ?? []).contains { $0.hasPrefix("vmlinuz-") }
+            && staticBinary != nil && staticHelper != nil
+    }
+}
