@@ -65,10 +65,6 @@ public enum Lifeguard {
 
     /// Finds the memory cgroup and opens its files; nil (a plain init, said once) without a controller.
     static func makeMemoryGuard(_ configuration: Configuration, logger: Logger) -> MemoryGuard? {
-        if configuration.memoryLimit == .off {
-            logger.info("memory guard off: LIFEGUARD_MEMORY_LIMIT=off")
-            return nil
-        }
         let procSelfCgroup = (try? FileDescriptor.readText("/proc/self/cgroup")) ?? ""
         let mountInfo = try? FileDescriptor.readText("/proc/self/mountinfo")
         guard let location = CgroupLocation.discover(root: configuration.cgroupRoot, procSelfCgroup: procSelfCgroup,

@@ -50,5 +50,11 @@ struct CgroupV2VMTests {
         // The limit on the parent only: found by walking up.
         #expect(outcomes["nested"]?.log.contains("cgroup=/sys/fs/cgroup/nested/ctr") == true)
         #expect(outcomes["nested"]?.log.contains("limit_bytes=268435456") == true)
+        // The guard off: memory.events (POLLPRI) wakes Lifeguard when the kernel OOM-kills a background
+        // process; the main child runs on and exits 0.
+        let watch = try #require(outcomes["oomwatch"])
+        #expect(watch.code == 0 && watch.oomKills == 1, "\(watch.log)")
+        #expect(watch.log.contains("kernel memory notification"))
+        #expect(watch.log.contains("the kernel OOM killer killed a process in this container"))
     }
 }

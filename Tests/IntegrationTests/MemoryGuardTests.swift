@@ -131,3 +131,55 @@ struct MemoryGuardTests {
         #expect(result.stderr.components(separatedBy: "memory guard off: no cgroup memory controller found").count == 2)
     }
 }
+
+@Suite("Kernel notifications and OOM kills in a real cgroup", .serialized, .needs(TestCgroup.available, "root and a writable v1 memory cgroup"))
+struct KernelNotificationTests {
+    @Test("where cgroup.event_control is writable, the kernel's threshold wakes the loop")
+    func thresholdWakesTheLoop() throws {
+        let cgroup = try TestCgroup(limit: MemoryGuardTests.hardLimit)
+        let process = try TestProcess(cgroup.command([Binaries.lifeguard, "--log-level", "debug", "--on-memory-limit", "exit",
+                                                      helper, "hog", "100"]))
+        #expect(process.exitCode(timeout: .seconds(30)) == 75)
+        #expect(process.stderr.contains("kernel_notifications=armed"))
+        #expect(process.stderr.contains(#"msg="kernel memory notification""#), "\(process.stderr)")
+        #expect(cgroup.oomKills == 0)
+    }
+
+    @Test("read-only cgroupfs (a container): no kernel notification, the poll alone")
+    func readOnly() throws {
+        let cgroup = try TestCgroup(limit: MemoryGuardTests.hardLimit)
+        let process = try TestProcess(cgroup.command([Binaries.lifeguard, "--log-level", "debug", "--on-memory-limit", "exit",
+                                                      helper, "hog", "100"], asContainer: true))
+        #expect(process.exitCode(timeout: .seconds(30)) == 75)
+        #expect(process.stderr.contains(#"kernel_notifications="unavailable: Read-only file system""#))
+        #expect(!process.stderr.contains("kernel memory notification"))
+        #expect(cgroup.oomKills == 0)
+    }
+
+    /// With the guard off, Lifeguard still watches the kernel's counter: a background process in the
+    /// container is OOM-killed while the main child runs on, and the log says so with the figures.
+    @Test("the guard off: a kernel OOM kill in the container is recorded", arguments: [false, true])
+    func kernelOOMKillRecorded(asContainer: Bool) throws {
+        let cgroup = try TestCgroup(limit: 128 * TestCgroup.mib)
+        let script = "\"$0\" hog 300 & exec \"$0\" sleep 4"
+        let process = try TestProcess(cgroup.command([Binaries.lifeguard, "--memory-limit", "off", "sh", "-c", script, helper],
+                                                     asContainer: asContainer))
+        #expect(process.exitCode(timeout: .seconds(30)) == 0)
+        #expect(cgroup.oomKills == 1)
+        #expect(process.stderr.contains("memory guard off: LIFEGUARD_MEMORY_LIMIT=off"))
+        #expect(process.stderr.contains(#"msg="the kernel OOM killer killed a process in this container" oom_kills=1 new_oom_kills=1"#),
+                "\(process.stderr)")
+    }
+
+    @Test("a main child killed by the kernel OOM killer: the log says so before the exit")
+    func mainChildOOMKilled() throws {
+        let cgroup = try TestCgroup(limit: 128 * TestCgroup.mib)
+        let process = try TestProcess(cgroup.command([Binaries.lifeguard, "--memory-limit", "off", helper, "hog", "300"], asContainer: true))
+        #expect(process.exitCode(timeout: .seconds(30)) == 137)
+        #expect(cgroup.oomKills == 1)
+        let log = process.stderr
+        let oom = try #require(log.range(of: "the kernel OOM killer killed a process in this container"), "\(log)")
+        let exited = try #require(log.range(of: #"msg="child exited""#))
+        #expect(oom.lowerBound < exited.lowerBound)
+    }
+}

@@ -34,3 +34,6 @@ run ignore - 268435456 $LG --grace-period 1 /helper hog 100 --stop-at 250 --igno
 run max - 268435456 $LG --grace-period 2 /helper hog max
 run container - 268435456 $(container) $LG --grace-period 2 /helper hog 100
 run nested 268435456 - $LG --grace-period 2 /helper hog 100
+# The guard off: a background process in the container is OOM-killed by the kernel; memory.events
+# wakes Lifeguard (POLLPRI), which records the kill while the main child runs on.
+run oomwatch - 134217728 /lifeguard --log-level debug --memory-limit off sh -c '/helper hog 300 & exec /helper sleep 4'

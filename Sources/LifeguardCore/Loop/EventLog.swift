@@ -93,6 +93,7 @@ extension MemoryTriggerReport {
 extension MemoryGuardEvent {
     public var logLevel: LogLevel {
         switch self {
+        case .kernelNotification: return .debug
         case .armed, .readingRecovered: return .info
         case .disarmed: return .warn
         case .triggerNotBelowLimit, .kernelOOMKill, .readingFailed: return .error
@@ -102,9 +103,11 @@ extension MemoryGuardEvent {
     public var logMessage: String {
         switch self {
         case .armed: return "memory guard on"
-        case .disarmed(let limits):
+        case .disarmed(_, .off): return "memory guard off: LIFEGUARD_MEMORY_LIMIT=off (readings and kernel OOM kills still watched)"
+        case .disarmed(let limits, _):
             return limits.hard == nil ? "memory guard off: no hard memory limit and no LIFEGUARD_MEMORY_LIMIT"
                 : "memory guard off"
+        case .kernelNotification: return "kernel memory notification"
         case .triggerNotBelowLimit:
             return "LIFEGUARD_MEMORY_LIMIT is not below the hard limit: the kernel OOM killer will act first"
         case .kernelOOMKill: return "the kernel OOM killer killed a process in this container"
@@ -117,14 +120,14 @@ extension MemoryGuardEvent {
         switch self {
         case .armed(let trigger, let limits):
             return [("trigger_bytes", LogValue(trigger))] + limits.logFields
-        case .disarmed(let limits): return limits.logFields
+        case .disarmed(let limits, _): return limits.logFields
         case .triggerNotBelowLimit(let trigger, let hard):
             return [("trigger_bytes", LogValue(trigger)), ("limit_bytes", LogValue(hard))]
         case .kernelOOMKill(let count, let previous, let reading):
             return [("oom_kills", LogValue(count)), ("new_oom_kills", LogValue(count - previous)),
                     ("working_set_bytes", reading.map { LogValue($0.workingSet) } ?? .null),
                     ("usage_bytes", reading.map { LogValue($0.usage) } ?? .null)]
-        case .readingFailed, .readingRecovered: return []
+        case .readingFailed, .readingRecovered, .kernelNotification: return []
         }
     }
 }

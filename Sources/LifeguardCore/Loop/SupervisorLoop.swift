@@ -109,7 +109,7 @@ public final class SupervisorLoop {
         sampleMemory(now: now)
         memory.usageThreshold?.drain()
         memory.oomNotification?.drain()
-        log(memory.checkOOMKills())
+        log([.kernelNotification] + memory.checkOOMKills())
     }
 
     private func housekeeping() {
@@ -154,6 +154,8 @@ public final class SupervisorLoop {
                 send(signal, to: target)
             case .report(let event):
                 if case .stopBegan = event { memory?.stopSampling() }
+                // A child killed by SIGKILL: say whether the kernel OOM killer did it, before the exit line.
+                if case .childExited = event, let memory { log(memory.checkOOMKills()) }
                 logger.log(event.logLevel, event.logMessage, event.logFields)
             case .exit(let code):
                 exit(code)

@@ -4,8 +4,11 @@ import Glibc
 public enum MemoryGuardEvent: Equatable, Sendable {
     /// The trigger was (re)computed: the guard is on.
     case armed(trigger: UInt64, limits: MemoryLimits)
-    /// No trigger can be computed: the guard is off (no hard limit and no explicit trigger, or off).
-    case disarmed(limits: MemoryLimits)
+    /// No trigger can be computed: the guard is off (no hard limit and no explicit trigger, or
+    /// LIFEGUARD_MEMORY_LIMIT=off). Readings and the kernel's OOM-kill counter are still watched.
+    case disarmed(limits: MemoryLimits, setting: TriggerSetting)
+    /// The kernel woke the loop (v1 eventfd threshold or OOM notification, v2 memory.events).
+    case kernelNotification
     /// The explicit trigger is not below the hard limit: the kernel would act first.
     case triggerNotBelowLimit(trigger: UInt64, hardLimit: UInt64)
     /// The kernel's OOM-kill counter went up: something in the container was SIGKILLed.
@@ -95,7 +98,7 @@ public final class MemoryGuard {
                 nextSample = nil
                 usageThreshold = nil
                 armedThreshold = nil
-                events.append(.disarmed(limits: newLimits))
+                events.append(.disarmed(limits: newLimits, setting: triggerSetting))
             }
         }
         events += checkOOMKills()
