@@ -1,8 +1,14 @@
 #define _GNU_SOURCE
 #include "CLifeguard.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -100,4 +106,113 @@ lg_spawn_result lg_spawn(const char *file, char *const argv[], char *const envp[
     *pid_out = pid;
     *error = 0;
     return LG_SPAWN_OK;
+}
+
+int lg_notify_socket_bind(const char *path) {
+    struct sockaddr_un address = {0};
+    address.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof address.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(address.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    int on = 1;
+    (void)unlink(path);
+    if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0 ||
+        bind(fd, (struct sockaddr *)&address, sizeof address) != 0 || chmod(path, 0666) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+ssize_t lg_notify_receive(int fd, void *buffer, size_t capacity, pid_t *sender) {
+    struct iovec vector = {.iov_base = buffer, .iov_len = capacity};
+    union {
+        char bytes[CMSG_SPACE(sizeof(struct ucred))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr message = {0};
+    message.msg_iov = &vector;
+    message.msg_iovlen = 1;
+    message.msg_control = control.bytes;
+    message.msg_controllen = sizeof control.bytes;
+    ssize_t count;
+    do {
+        count = recvmsg(fd, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    } while (count < 0 && errno == EINTR);
+    *sender = 0;
+    if (count < 0) return -1;
+    for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header != NULL; header = CMSG_NXTHDR(&message, header)) {
+        if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_CREDENTIALS &&
+            header->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
+            struct ucred credentials;
+            memcpy(&credentials, CMSG_DATA(header), sizeof credentials);
+            *sender = credentials.pid;
+        }
+    }
+    return count;
+}
+
+int lg_connect_stream(const char *path, const char *host, int port, int *in_progress) {
+    struct sockaddr_storage storage = {0};
+    socklen_t length;
+    int family;
+    if (path != NULL) {
+        struct sockaddr_un *address = (struct sockaddr_un *)&storage;
+        if (strlen(path) >= sizeof address->sun_path) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        address->sun_family = family = AF_UNIX;
+        strcpy(address->sun_path, path);
+        length = sizeof *address;
+    } else {
+        struct sockaddr_in *v4 = (struct sockaddr_in *)&storage;
+        struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&storage;
+        if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+            v4->sin_family = family = AF_INET;
+            v4->sin_port = htons((uint16_t)port);
+            length = sizeof *v4;
+        } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+            v6->sin6_family = family = AF_INET6;
+            v6->sin6_port = htons((uint16_t)port);
+            length = sizeof *v6;
+        } else {
+            errno = EINVAL;
+            return -1;
+        }
+    }
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    *in_progress = 0;
+    if (connect(fd, (struct sockaddr *)&storage, length) != 0) {
+        if (errno == EINPROGRESS) {
+            *in_progress = 1;
+        } else {
+            int saved = errno;
+            close(fd);
+            errno = saved;
+            return -1;
+        }
+    }
+    return fd;
+}
+
+int lg_socket_error(int fd) {
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) return errno;
+    return error;
+}
+
+pid_t lg_peer_pid(int fd) {
+    struct ucred credentials;
+    socklen_t length = sizeof credentials;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return -1;
+    return credentials.pid;
 }

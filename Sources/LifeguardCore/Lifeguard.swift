@@ -15,6 +15,10 @@ public enum Lifeguard {
             fail(error.message)
         }
         switch invocation {
+        case .probe(let arguments):
+            exit(ProbeCommand.run(arguments: arguments, environment: environment.variables))
+        case .status(let arguments):
+            exit(StatusCommand.run(arguments: arguments, environment: environment.variables))
         case .help:
             print(HelpText.render(), terminator: "")
             exit(0)
@@ -54,13 +58,53 @@ public enum Lifeguard {
         let machine = Supervisor(settings: .init(
             gracePeriod: configuration.gracePeriod, signalProcessGroup: configuration.signalProcessGroup,
             onMemoryLimit: configuration.onMemoryLimit, maxRestarts: configuration.maxRestarts,
-            restartWindow: configuration.restartWindow))
-        let spawner = ChildSpawner(arguments: configuration.command, environment: environment.pairs,
-                                   signalState: signalState)
+            restartWindow: configuration.restartWindow, restartExitCode: configuration.restartExitCode))
         let memory = makeMemoryGuard(configuration, logger: logger)
+        let health = makeHealth(configuration, logger: logger)
+        let spawner = ChildSpawner(arguments: configuration.command,
+                                   environment: childEnvironment(environment, notifySocket: health.notify?.path),
+                                   signalState: signalState)
         let loop = SupervisorLoop(machine: machine, spawner: spawner, signals: channel, logger: logger,
-                                  isInit: isInit, memory: memory)
+                                  isInit: isInit, memory: memory, health: health)
         loop.run()
+    }
+
+    /// The command's environment: Lifeguard's own, with NOTIFY_SOCKET pointing at Lifeguard's notify
+    /// socket, and MYSQLD_PARENT_PID, which lets MySQL's RESTART statement work (mysqld exits 16 and
+    /// Lifeguard starts it again).
+    static func childEnvironment(_ environment: ProcessEnvironment, notifySocket: String?) -> [String] {
+        var pairs = environment.pairs.filter { !$0.hasPrefix("NOTIFY_SOCKET=") && !$0.hasPrefix("MYSQLD_PARENT_PID=") }
+        if let notifySocket { pairs.append("NOTIFY_SOCKET=" + notifySocket) }
+        pairs.append("MYSQLD_PARENT_PID=\(getpid())")
+        return pairs
+    }
+
+    /// The status file, the notify socket next to it, and the readiness prober.
+    static func makeHealth(_ configuration: Configuration, logger: Logger) -> Health {
+        var base = Status()
+        base.lifeguardPID = getpid()
+        base.command = configuration.command.first.map { String($0.split(separator: "/").last ?? Substring($0)) }
+        base.startedAt = .now()
+        base.statusInterval = configuration.statusInterval
+        base.bootID = (try? FileDescriptor.readText("/proc/sys/kernel/random/boot_id"))?.split(separator: "\n").first.map(String.init)
+        let reporter = StatusReporter(statusPath: configuration.statusFile, metricsPath: configuration.metricsFile,
+                                      interval: configuration.statusInterval, logger: logger)
+        var notify: NotifyListener?
+        if let statusFile = configuration.statusFile {
+            let directory = AtomicFileWriter(path: statusFile).directory
+            let path = directory + "/notify.sock"
+            do {
+                try AtomicFileWriter.makeDirectories(directory)
+                notify = try NotifyListener(path: path)
+            } catch {
+                logger.warn("no notify socket: readiness by handshake only", [("path", .string(path)), ("error", .string(error.description))])
+            }
+        }
+        let address = configuration.readyAddress ?? ReadyAddress.default(forCommand: configuration.command)
+        let prober = address == .none ? nil : ReadinessProber(address: address)
+        logger.info("status", [("status_file", LogValue(configuration.statusFile)), ("notify_socket", LogValue(notify?.path)),
+                               ("ready_address", .string(address.description))])
+        return Health(notify: notify, prober: prober, reporter: reporter, base: base)
     }
 
     /// Finds the memory cgroup and opens its files; nil (a plain init, said once) without a controller.

@@ -92,6 +92,41 @@ case "container-cgroupns":
     execvp(arguments[0], argv)
     fail("exec \(arguments[0]) failed")
 
+case "notify-server":
+    // notify-server READY_AFTER STOP_TIME: says READY=1 (with a STATUS) after READY_AFTER seconds; on
+    // SIGTERM says STOPPING=1, takes STOP_TIME seconds to "shut down", and exits 0.
+    let readyAfter = Double(arguments.first ?? "0.5") ?? 0.5
+    let stopTime = Double(arguments.dropFirst().first ?? "1") ?? 1
+    var term = sigset_t()
+    sigemptyset(&term)
+    sigaddset(&term, SIGTERM)
+    sigprocmask(SIG_BLOCK, &term, nil)
+    say("ready \(getpid())")
+    sleepSeconds(readyAfter)
+    sendNotify("READY=1\nSTATUS=Taking requests")
+    var received: Int32 = 0
+    sigwait(&term, &received)
+    sendNotify("STOPPING=1\nSTATUS=Shutdown in progress")
+    sleepSeconds(stopTime)
+    exit(0)
+
+case "notify-send":
+    // notify-send MESSAGE: sends one datagram to NOTIFY_SOCKET, then exits 0 (or sleeps SECONDS first).
+    sendNotify(arguments.first ?? "READY=1")
+    if arguments.count > 1 { sleepSeconds(Double(arguments[1]) ?? 0) }
+
+case "restart-once":
+    // restart-once MARKER: prints MYSQLD_PARENT_PID and its parent pid; exits 16 (MySQL's RESTART) the
+    // first time (no MARKER yet), 0 the next.
+    let marker = arguments.first ?? "/tmp/restart-once"
+    let parent = getenv("MYSQLD_PARENT_PID").map { String(cString: $0) } ?? "unset"
+    say("MYSQLD_PARENT_PID=\(parent) ppid=\(getppid())")
+    if access(marker, F_OK) != 0 {
+        close(open(marker, O_WRONLY | O_CREAT, 0o644))
+        exit(16)
+    }
+    exit(0)
+
 case "exit":
     exit(Int32(arguments.first ?? "0") ?? 0)
 
@@ -271,4 +306,25 @@ enum Hog {
             }
         }
     }
+}
+
+/// Sends one sd_notify datagram to NOTIFY_SOCKET (a path; "@" for abstract names).
+func sendNotify(_ message: String) {
+    guard let target = getenv("NOTIFY_SOCKET").map({ String(cString: $0) }) else { fail("NOTIFY_SOCKET is not set") }
+    let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    let path = Array(target.utf8)
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        for (index, byte) in path.prefix(raw.count - 1).enumerated() { raw[index] = index == 0 && byte == UInt8(ascii: "@") ? 0 : byte }
+    }
+    let sent = message.withCString { text in
+        withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(fd, text, strlen(text), 0, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+    }
+    if sent < 0 { fail("sendto \(target): \(String(cString: strerror(errno)))") }
+    close(fd)
 }

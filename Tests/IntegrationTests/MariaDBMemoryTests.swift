@@ -13,7 +13,9 @@ struct MariaDBMemoryTests {
     /// Starts MariaDB under Lifeguard (as PID 1, cgroupfs read-only) in a 256 MiB cgroup and commits
     /// the rows that must survive.
     func start(_ server: MariaDB, _ cgroup: TestCgroup, lifeguardArguments: [String]) throws -> (TestProcess, pid_t) {
-        let (process, lifeguard) = try cgroup.startLifeguard(lifeguardArguments + server.serverCommand(), asContainer: true)
+        let (process, lifeguard) = try cgroup.startLifeguard(["--status-file", server.directory + "/status/status.json",
+                                                              "--status-interval", "0.2"] + lifeguardArguments + server.serverCommand(),
+                                                             asContainer: true)
         #expect(try server.waitUntilReady(), "MariaDB did not start: \(process.stderr)")
         let setup = try server.query("""
             create database t; use t;
@@ -52,6 +54,13 @@ struct MariaDBMemoryTests {
         try checkCleanStopAndData(server, cgroup, lifeguard)
         #expect(lifeguard.stderr.contains(#"msg="restarting the command" delay_s=0 restart=1"#))
         #expect(server.logCount("mariadbd: ready for connections") == 2)
+        // The status file tells the story: ready again after one memory stop, no kernel OOM kill.
+        let status = try #require(StatusFileTests.waitForState(.ready, in: server.directory + "/status/status.json"))
+        #expect(status.memoryStops == 1 && status.restarts == 1)
+        #expect(status.memory.kernelOOMKills == 0)
+        #expect(status.memory.cgroupVersion == .v1 && status.memory.guardState == "on")
+        #expect(status.memory.trigger == 255_652_815 && status.memory.limit == 268_435_456)
+        #expect(status.memory.softLimit == 255_012_864)
         // `docker stop`: SIGTERM to Lifeguard, a clean shutdown, exit 0.
         kill(lifeguardPID, SIGTERM)
         #expect(lifeguard.exitCode(timeout: .seconds(90)) == 0)

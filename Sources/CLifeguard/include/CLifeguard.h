@@ -50,6 +50,26 @@ int lg_pipe_cloexec(int fds[2]);
 /// numbers glibc keeps for itself (32 and 33), which sigaction(3) refuses. For the test helper.
 void lg_reset_all_signal_actions(void);
 
+/// A datagram socket bound at `path` for the systemd notify protocol: close-on-exec, non-blocking,
+/// mode 0666 (a server running as another user must be able to send), SO_PASSCRED on so every
+/// datagram carries its sender's pid. A stale socket file at `path` is replaced. -1 with errno.
+int lg_notify_socket_bind(const char *path);
+
+/// Receives one datagram; `*sender` is the sending pid from SCM_CREDENTIALS (0 if absent).
+/// Returns the byte count, or -1 with errno (EAGAIN when nothing is pending).
+ssize_t lg_notify_receive(int fd, void *buffer, size_t capacity, pid_t *sender);
+
+/// Starts a non-blocking stream connection to a unix socket (`path`) or to a numeric IPv4/IPv6
+/// address and port (`host`, `port`). Returns the socket (close-on-exec) with `*in_progress` 1 when
+/// the connection completes later (poll for writability, then lg_socket_error), or -1 with errno.
+int lg_connect_stream(const char *path, const char *host, int port, int *in_progress);
+
+/// The pending error of a socket (SO_ERROR): 0 once a non-blocking connect succeeded.
+int lg_socket_error(int fd);
+
+/// The pid of the process at the other end of a connected unix socket (SO_PEERCRED), or -1.
+pid_t lg_peer_pid(int fd);
+
 /// fork(2), for the test helper (Swift marks fork unavailable on some platforms).
 pid_t lg_fork(void);
 

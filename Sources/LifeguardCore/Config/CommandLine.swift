@@ -4,12 +4,25 @@ public enum Invocation: Sendable, Equatable {
     case supervise(Configuration)
     case help
     case version
+    /// `lifeguard probe ...`: read the status file, exit 0 or 1.
+    case probe([String])
+    /// `lifeguard status ...`: show one status file or a fleet of them.
+    case status([String])
 }
 
 /// Parses `lifeguard [OPTIONS] [--] COMMAND [ARG...]`. Options stop at the first argument that is not
 /// one, so everything after COMMAND belongs to COMMAND (`lifeguard mysqld --user=mysql` works).
 public enum CommandLineParser {
+    /// Words that, as the first argument, name a subcommand rather than COMMAND (`lifeguard -- probe`
+    /// runs a program called probe).
+    public static let subcommands = ["probe", "status"]
+
     public static func parse(arguments: [String], environment: [String: String]) throws(ConfigurationError) -> Invocation {
+        switch arguments.first {
+        case "probe": return .probe(Array(arguments.dropFirst()))
+        case "status": return .status(Array(arguments.dropFirst()))
+        default: break
+        }
         var configuration = Configuration()
         try configuration.apply(environment: environment)
 

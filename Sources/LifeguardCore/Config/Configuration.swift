@@ -10,6 +10,8 @@ public struct Configuration: Sendable, Equatable {
     public var headroom: Headroom = .percent(5)
     public var onMemoryLimit: MemoryLimitAction = .restart
     public var maxRestarts = 5
+    /// The exit code that means "start me again" (MySQL's RESTART statement: 16); nil: none does.
+    public var restartExitCode: Int32? = Supervisor.restartExitCode
     public var restartWindow: Duration = .seconds(600)
     /// Where cgroup filesystems are mounted (tests point it at fixture trees).
     public var cgroupRoot = "/sys/fs/cgroup"
@@ -17,6 +19,12 @@ public struct Configuration: Sendable, Equatable {
     public var fillRate: UInt64 = 4 << 30
     /// How long the command keeps growing after SIGTERM: the guard fires earlier the faster memory grows.
     public var stopLatency: Duration = .milliseconds(20)
+    /// The status file probes read; nil disables it (and the notify socket next to it).
+    public var statusFile: String? = "/run/lifeguard/status.json"
+    public var statusInterval: Duration = .seconds(2)
+    public var metricsFile: String?
+    /// Where readiness by handshake is checked; nil: the command's --socket, else the mysqld default.
+    public var readyAddress: ReadyAddress?
     public var logFormat: LogFormat = .logfmt
     public var logLevel: LogLevel = .info
     /// COMMAND and its arguments.
@@ -108,6 +116,17 @@ extension Configuration {
             $0.maxRestarts = value
             return true
         },
+        Setting("LIFEGUARD_RESTART_EXIT_CODE", flag: "--restart-exit-code", default: "16",
+                accepted: "an exit code from 1 to 255, or none",
+                "An exit with this code starts the command again at once (MySQL's RESTART statement exits 16); none passes every code through.") {
+            if $1 == "none" {
+                $0.restartExitCode = nil
+                return true
+            }
+            guard let value = ValueParsers.count($1), (1...255).contains(value) else { return false }
+            $0.restartExitCode = Int32(value)
+            return true
+        },
         Setting("LIFEGUARD_RESTART_WINDOW", flag: "--restart-window", default: "10m",
                 accepted: "a duration greater than zero: seconds (600) or with ms, s, m or h (10m)",
                 "The window in which restarts are counted.") {
@@ -132,6 +151,37 @@ extension Configuration {
                 "Where the cgroup filesystems are mounted.") {
             guard $1.hasPrefix("/") else { return false }
             $0.cgroupRoot = $1
+            return true
+        },
+        Setting("LIFEGUARD_STATUS_FILE", flag: "--status-file", default: "/run/lifeguard/status.json",
+                accepted: "an absolute path, or none",
+                "The status file probes read, rewritten atomically; the notify socket is created next to it. none disables both.") {
+            if $1 == "none" {
+                $0.statusFile = nil
+                return true
+            }
+            guard $1.hasPrefix("/"), !$1.hasSuffix("/") else { return false }
+            $0.statusFile = $1
+            return true
+        },
+        Setting("LIFEGUARD_STATUS_INTERVAL", flag: "--status-interval", default: "2s",
+                accepted: "a duration greater than zero: seconds (2) or with ms, s, m or h (500ms)",
+                "The status file is rewritten at least this often (and the memory limits re-read).") {
+            guard let value = ValueParsers.duration($1), value >= .milliseconds(10) else { return false }
+            $0.statusInterval = value
+            return true
+        },
+        Setting("LIFEGUARD_METRICS_FILE", flag: "--metrics-file", default: "(none)", accepted: "an absolute path",
+                "Also write the figures in Prometheus text format, for node-exporter's textfile collector.") {
+            guard $1.hasPrefix("/"), !$1.hasSuffix("/") else { return false }
+            $0.metricsFile = $1
+            return true
+        },
+        Setting("LIFEGUARD_READY_ADDRESS", flag: "--ready-address", default: "the command's --socket, else /var/run/mysqld/mysqld.sock",
+                accepted: ReadyAddress.accepted,
+                "Where readiness is checked by the MySQL handshake when the command does not say READY=1 (sd_notify).") {
+            guard let value = ReadyAddress($1) else { return false }
+            $0.readyAddress = value
             return true
         },
         Setting("LIFEGUARD_LOG_FORMAT", flag: "--log-format", default: "logfmt", accepted: "logfmt or json",

@@ -7,6 +7,8 @@ public enum HelpText {
 
         Usage:
           lifeguard [OPTIONS] [--] COMMAND [ARG...]
+          lifeguard probe [--live | --ready] [--max-age SECONDS] [--status-file PATH]
+          lifeguard status [--json] [FILE | DIRECTORY...]
 
         Options (each also set by its environment variable; a flag wins):
 

@@ -32,3 +32,27 @@ public enum JSONText {
         String(UnicodeScalar(UInt8(value < 10 ? 48 + value : 87 + value)))
     }
 }
+
+/// Writes one JSON object, member by member, pretty-printed with two spaces.
+public struct JSONObjectWriter {
+    private var members: [String] = []
+    private let indent: String
+
+    public init(indent: Int = 1) { self.indent = String(repeating: "  ", count: indent) }
+
+    public mutating func add(_ key: String, _ value: String?) { append(key, value.map(JSONText.quoted) ?? "null") }
+    public mutating func add<I: BinaryInteger>(_ key: String, _ value: I?) { append(key, value.map { String($0) } ?? "null") }
+    public mutating func add(_ key: String, _ value: Double?) { append(key, value.map(JSONText.number) ?? "null") }
+    public mutating func add(_ key: String, _ value: Bool?) { append(key, value.map { $0 ? "true" : "false" } ?? "null") }
+    public mutating func add(_ key: String, object: JSONObjectWriter?) { append(key, object?.text ?? "null") }
+
+    private mutating func append(_ key: String, _ rendered: String) {
+        members.append(indent + JSONText.quoted(key) + ": " + rendered)
+    }
+
+    /// The object's text; nested objects close one level up.
+    public var text: String {
+        guard !members.isEmpty else { return "{}" }
+        return "{\n" + members.joined(separator: ",\n") + "\n" + String(indent.dropLast(2)) + "}"
+    }
+}

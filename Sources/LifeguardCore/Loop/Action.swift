@@ -10,6 +10,14 @@ public enum SignalTarget: Equatable, Sendable {
     case remaining
 }
 
+/// How Lifeguard learned that the command accepts connections.
+public enum ReadinessSource: String, Equatable, Sendable {
+    /// `READY=1` on the notify socket, from the main child.
+    case notify
+    /// A MySQL handshake greeting read from the ready address, served by the main child.
+    case handshake
+}
+
 /// Why a graceful stop began.
 public enum StopReason: Equatable, Sendable {
     /// A signal from outside: `docker stop`, the kubelet, a person.
@@ -53,6 +61,12 @@ public enum SupervisorEvent: Equatable, Sendable {
     case remainingSignalled(Signal, gracePeriod: Duration)
     case remainingKilled
     case remainingAbandoned
+    /// The command accepts connections.
+    case ready(ReadinessSource)
+    /// The command said (STOPPING=1) that it is shutting down by itself.
+    case serverStopping
+    /// The command exited with 16, MySQL's RESTART statement: it is started again at once.
+    case restartRequested
     /// The next start of COMMAND, `delay` from now (0: at once).
     case restartScheduled(delay: Duration, restarts: Int)
     /// Too many restarts in the window: Lifeguard exits so the orchestrator takes over.

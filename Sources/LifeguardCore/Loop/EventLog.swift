@@ -24,6 +24,10 @@ extension SupervisorEvent {
         case .remainingSignalled: return "main child gone, other processes remain: SIGTERM sent to them"
         case .remainingKilled: return "grace period over: SIGKILL sent to the remaining processes"
         case .remainingAbandoned: return "remaining processes did not exit after SIGKILL: going on anyway"
+        case .ready(.notify): return "ready: the command said READY=1"
+        case .ready(.handshake): return "ready: the server sent its handshake greeting"
+        case .serverStopping: return "the command is shutting down by itself (STOPPING=1)"
+        case .restartRequested: return "the command asked to be restarted (exit code 16, RESTART)"
         case .restartScheduled: return "restarting the command"
         case .restartLimitReached: return "too many restarts: exiting so the orchestrator takes over"
         case .exiting: return "exiting"
@@ -43,7 +47,7 @@ extension SupervisorEvent {
             return [("pid", LogValue(pid)), ("status", .string(status.description)), ("exit_code", LogValue(status.shellExitCode))]
         case .orphansReaped(let count): return [("count", LogValue(count))]
         case .remainingSignalled(_, let grace): return [("grace_period_s", .double(grace.seconds))]
-        case .remainingKilled, .remainingAbandoned: return []
+        case .remainingKilled, .remainingAbandoned, .ready, .serverStopping, .restartRequested: return []
         case .restartScheduled(let delay, let restarts): return [("delay_s", .double(delay.seconds)), ("restart", LogValue(restarts))]
         case .restartLimitReached(let restarts, let window):
             return [("restarts_in_window", LogValue(restarts)), ("window_s", .double(window.seconds))]

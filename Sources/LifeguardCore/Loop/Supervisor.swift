@@ -9,6 +9,8 @@ public struct Supervisor: Sendable {
     /// restart cap is reached: EX_TEMPFAIL ("temporary failure; retry"), so `--restart on-failure` and
     /// Kubernetes start the container again, and it is not mistaken for the kernel's 137.
     public static let memoryExitCode: Int32 = 75
+    /// The exit code of MySQL's RESTART statement: the server asks its monitor to start it again.
+    public static let restartExitCode: Int32 = 16
 
     public struct Settings: Sendable, Equatable {
         public var gracePeriod: Duration
@@ -17,18 +19,21 @@ public struct Supervisor: Sendable {
         /// Restarts allowed within `restartWindow`; one more and Lifeguard exits.
         public var maxRestarts: Int
         public var restartWindow: Duration
+        /// An exit with this code starts the command again at once; nil: none.
+        public var restartExitCode: Int32?
         /// After SIGKILL to leftovers, how long to wait for them before exiting anyway (a process in
         /// uninterruptible sleep cannot die; as PID 1, exiting makes the kernel clean up).
         public var abandonAfter: Duration = .seconds(2)
 
         public init(gracePeriod: Duration = .seconds(60), signalProcessGroup: Bool = false,
                     onMemoryLimit: MemoryLimitAction = .restart, maxRestarts: Int = 5,
-                    restartWindow: Duration = .seconds(600)) {
+                    restartWindow: Duration = .seconds(600), restartExitCode: Int32? = Supervisor.restartExitCode) {
             self.gracePeriod = gracePeriod
             self.signalProcessGroup = signalProcessGroup
             self.onMemoryLimit = onMemoryLimit
             self.maxRestarts = maxRestarts
             self.restartWindow = restartWindow
+            self.restartExitCode = restartExitCode
         }
     }
 
@@ -51,7 +56,10 @@ public struct Supervisor: Sendable {
     /// What to do once the main child and every leftover are gone.
     enum Outcome: Equatable, Sendable {
         case exit(Int32)
+        /// After a memory-triggered stop: with backoff, within the cap.
         case restart
+        /// MySQL's RESTART (exit 16): at once, within the cap.
+        case restartAtOnce
     }
 
     public let settings: Settings
@@ -62,6 +70,12 @@ public struct Supervisor: Sendable {
     public private(set) var restarts = 0
     /// When each restart within the window happened.
     private var recentRestarts: [MonotonicInstant] = []
+    /// Memory-triggered stops since Lifeguard started.
+    public private(set) var memoryStops = 0
+    /// How the running child became ready; nil while it has not.
+    public private(set) var readiness: ReadinessSource?
+    /// The running child said STOPPING=1: it is shutting down by itself.
+    public private(set) var childStopping = false
     /// A stop was asked from outside: whatever else happens, Lifeguard exits after it.
     private var exitRequested = false
     private var outcome: Outcome = .exit(0)
@@ -75,6 +89,17 @@ public struct Supervisor: Sendable {
         switch phase {
         case .running(let pid), .stopping(let pid, _, _, _): return pid
         default: return nil
+        }
+    }
+
+    /// The state the status file shows.
+    public var serviceState: ServiceState {
+        switch phase {
+        case .idle, .spawning: return .starting
+        case .running: return childStopping ? .stopping : (readiness != nil ? .ready : .starting)
+        case .stopping, .draining: return .stopping
+        case .restarting: return .restarting
+        case .exited: return .exited
         }
     }
 
@@ -96,7 +121,23 @@ public struct Supervisor: Sendable {
 
     public mutating func spawned(pid: pid_t, now: MonotonicInstant) -> ActionList {
         phase = .running(pid: pid)
+        readiness = nil
+        childStopping = false
         return ActionList(.report(.childStarted(pid: pid, restarts: restarts)))
+    }
+
+    /// The running child accepts connections.
+    public mutating func readinessReached(_ source: ReadinessSource, now: MonotonicInstant) -> ActionList {
+        guard case .running = phase, readiness == nil, !childStopping else { return ActionList() }
+        readiness = source
+        return ActionList(.report(.ready(source)))
+    }
+
+    /// The running child said STOPPING=1: its own shutdown (SHUTDOWN, mysqladmin shutdown) began.
+    public mutating func childNotifiedStopping(now: MonotonicInstant) -> ActionList {
+        guard case .running = phase, !childStopping else { return ActionList() }
+        childStopping = true
+        return ActionList(.report(.serverStopping))
     }
 
     public mutating func spawnFailed(_ error: SpawnError, now: MonotonicInstant) -> ActionList {
@@ -127,6 +168,7 @@ public struct Supervisor: Sendable {
     /// anything else (logging, the status file) and without allocating.
     public mutating func memoryLimitReached(_ report: MemoryTriggerReport, now: MonotonicInstant) -> ActionList {
         guard case .running(let pid) = phase else { return ActionList() }
+        memoryStops += 1
         return beginStop(.memory(report), pid: pid, now: now)
     }
 
@@ -143,6 +185,7 @@ public struct Supervisor: Sendable {
                 outcome = outcomeAfterExit(of: process.status)
                 mainExited = true
                 actions.append(.report(.childExited(pid: process.pid, status: process.status)))
+                if outcome == .restartAtOnce { actions.append(.report(.restartRequested)) }
             } else {
                 orphans += 1
             }
@@ -196,22 +239,21 @@ public struct Supervisor: Sendable {
         if case .stopping(_, .memory, _, _) = phase {
             return settings.onMemoryLimit == .restart ? .restart : .exit(Supervisor.memoryExitCode)
         }
+        if let code = settings.restartExitCode, status == .exited(code) { return .restartAtOnce }
         return .exit(status.shellExitCode)
     }
 
     /// The main child and every leftover are gone: exit, or start COMMAND again.
     private mutating func proceed(now: MonotonicInstant, after actions: ActionList) -> ActionList {
-        guard case .restart = outcome, !exitRequested else {
-            if case .exit(let code) = outcome { return finish(code: code, after: actions) }
-            return finish(code: lastExit?.shellExitCode ?? 0, after: actions)
-        }
+        if case .exit(let code) = outcome { return finish(code: code, after: actions) }
+        if exitRequested { return finish(code: lastExit?.shellExitCode ?? 0, after: actions) }
         var actions = actions
         recentRestarts.removeAll { now - $0 >= settings.restartWindow }
         if recentRestarts.count >= settings.maxRestarts {
             actions.append(.report(.restartLimitReached(restarts: recentRestarts.count, window: settings.restartWindow)))
             return finish(code: Supervisor.memoryExitCode, after: actions)
         }
-        let delay = Supervisor.backoff(afterRestarts: recentRestarts.count)
+        let delay = outcome == .restartAtOnce ? .zero : Supervisor.backoff(afterRestarts: recentRestarts.count)
         actions.append(.report(.restartScheduled(delay: delay, restarts: restarts + 1)))
         if delay == .zero { return respawn(now: now, after: actions) }
         phase = .restarting(at: now + delay)

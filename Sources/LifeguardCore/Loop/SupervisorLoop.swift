@@ -5,31 +5,34 @@ import Glibc
 /// returns. No Dispatch and no Swift concurrency: both start threads, and a PID 1 must own every
 /// signal in one place.
 ///
-/// What wakes it: the signalfd; the memory guard's kernel notifications; and a timeout, the earliest
-/// of the state machine's deadline, the next memory sample and housekeeping (limits, OOM counter).
+/// What wakes it: the signalfd, the notify socket, a readiness probe connection, the memory guard's
+/// kernel notifications; and a timeout, the earliest of the state machine's deadline, the next memory
+/// sample, the readiness prober's next step and the next status write (which also re-reads limits).
 public final class SupervisorLoop {
-    private var machine: Supervisor
-    private let spawner: ChildSpawner
-    private let signals: SignalChannel
-    private let logger: Logger
+    var machine: Supervisor
+    let spawner: ChildSpawner
+    let signals: SignalChannel
+    let logger: Logger
     /// PID 1 of its namespace: leftovers are signalled with kill(-1).
-    private let isInit: Bool
-    private let memory: MemoryGuard?
-    private let housekeepingInterval: Duration
-    private var nextHousekeeping: MonotonicInstant
-    /// The poll set, rebuilt only when the guard's descriptors change (never on the sampling path).
+    let isInit: Bool
+    let memory: MemoryGuard?
+    let health: Health
+    /// Fixed slots: signalfd, notify socket, probe connection (fd -1 when unused: poll skips it), then
+    /// the memory guard's notifications. Updated in place; rebuilt only when the guard's change.
     private var pollSet: [pollfd] = []
+    private static let memorySlots = 3
+    /// Something the status file shows changed: write it after this turn.
+    var statusDirty = true
 
     public init(machine: Supervisor, spawner: ChildSpawner, signals: consuming SignalChannel, logger: Logger,
-                isInit: Bool, memory: MemoryGuard?, housekeepingInterval: Duration = .seconds(2)) {
+                isInit: Bool, memory: MemoryGuard?, health: Health = Health()) {
         self.machine = machine
         self.spawner = spawner
         self.signals = signals
         self.logger = logger
         self.isInit = isInit
         self.memory = memory
-        self.housekeepingInterval = housekeepingInterval
-        self.nextHousekeeping = .now()
+        self.health = health
         rebuildPollSet()
     }
 
@@ -51,7 +54,7 @@ public final class SupervisorLoop {
     public func runOnce() {
         waitForEvents(until: nextWake())
         let now = MonotonicInstant.now()
-        handleNotifications(now: now)
+        handleMemoryNotifications(now: now)
         if let due = memory?.nextSample, now >= due { sampleMemory(now: now) }
         var childSignalled = false
         signals.drain { signal, _ in
@@ -62,10 +65,13 @@ public final class SupervisorLoop {
             }
         }
         if childSignalled { reap() }
+        handleNotifyMessages()
+        advanceReadiness()
         if let deadline = machine.nextDeadline, MonotonicInstant.now() >= deadline {
             perform(machine.deadlineReached(now: .now()))
         }
-        if MonotonicInstant.now() >= nextHousekeeping { housekeeping() }
+        if MonotonicInstant.now() >= health.reporter.nextWrite { housekeeping() }
+        if statusDirty { writeStatus() }
     }
 
     /// One memory sample and, when it says so, the stop. This is the emergency path: from the reading
@@ -84,14 +90,16 @@ public final class SupervisorLoop {
     }
 
     private func nextWake() -> MonotonicInstant {
-        var wake = nextHousekeeping
+        var wake = health.reporter.nextWrite
         if let deadline = machine.nextDeadline { wake = min(wake, deadline) }
         if let sample = memory?.nextSample { wake = min(wake, sample) }
+        if let probe = health.prober?.nextWake { wake = min(wake, probe) }
         return wake
     }
 
     private func waitForEvents(until deadline: MonotonicInstant) {
         var timeout = (deadline - .now()).timespec
+        pollSet[2].fd = health.prober?.pollDescriptor ?? -1
         pollSet.withUnsafeMutableBufferPointer { fds in
             for index in fds.indices { fds[index].revents = 0 }
             _ = lg_ppoll(fds.baseAddress, nfds_t(fds.count), &timeout)
@@ -100,10 +108,10 @@ public final class SupervisorLoop {
 
     /// Kernel notifications (v1 eventfd thresholds, v2 memory.events): sample at once (allocation-free,
     /// like any sample), then consume the notifications and look at the OOM-kill counter.
-    private func handleNotifications(now: MonotonicInstant) {
-        guard let memory, pollSet.count > 1 else { return }
+    private func handleMemoryNotifications(now: MonotonicInstant) {
+        guard let memory, pollSet.count > SupervisorLoop.memorySlots else { return }
         var notified = false
-        for index in 1..<pollSet.count where pollSet[index].revents != 0 { notified = true }
+        for index in SupervisorLoop.memorySlots..<pollSet.count where pollSet[index].revents != 0 { notified = true }
         guard notified else { return }
         memory.sampleSoon(now: now)
         sampleMemory(now: now)
@@ -112,9 +120,40 @@ public final class SupervisorLoop {
         log([.kernelNotification] + memory.checkOOMKills())
     }
 
+    /// sd_notify datagrams: only the main child's count (the entrypoint's temporary server inherits
+    /// NOTIFY_SOCKET and says READY=1 too).
+    private func handleNotifyMessages() {
+        guard let notify = health.notify, pollSet[1].revents != 0 else { return }
+        notify.drain { message, sender in
+            guard sender != 0, sender == machine.childPID else {
+                logger.debug("notify message ignored: not from the command", [("sender_pid", LogValue(sender))])
+                return
+            }
+            if let text = message.status, text != health.serverStatus {
+                health.serverStatus = text
+                statusDirty = true
+            }
+            if message.ready { perform(machine.readinessReached(.notify, now: .now())) }
+            if message.stopping { perform(machine.childNotifiedStopping(now: .now())) }
+        }
+    }
+
+    private func advanceReadiness() {
+        guard let prober = health.prober else { return }
+        switch prober.advance(now: .now()) {
+        case .ready(let version)?:
+            health.serverVersion = version
+            perform(machine.readinessReached(.handshake, now: .now()))
+        case .notReady(let reason)?:
+            logger.info("not ready yet", [("reason", .string(reason))])
+        case nil:
+            break
+        }
+    }
+
     private func housekeeping() {
         let now = MonotonicInstant.now()
-        nextHousekeeping = now + housekeepingInterval
+        statusDirty = true
         guard let memory else { return }
         let before = memory.notificationDescriptors.map(\.0)
         log(memory.refresh(now: now))
@@ -123,7 +162,9 @@ public final class SupervisorLoop {
     }
 
     private func rebuildPollSet() {
-        pollSet = [pollfd(fd: signals.descriptor.rawValue, events: Int16(POLLIN), revents: 0)]
+        pollSet = [pollfd(fd: signals.descriptor.rawValue, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: health.notify?.descriptor.rawValue ?? -1, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: -1, events: Int16(POLLIN), revents: 0)]
         for (descriptor, events) in memory?.notificationDescriptors ?? [] {
             pollSet.append(pollfd(fd: descriptor.rawValue, events: events, revents: 0))
         }
@@ -134,7 +175,7 @@ public final class SupervisorLoop {
         perform(machine.childrenReaped(reaped, noChildrenLeft: noChildrenLeft, now: .now()))
     }
 
-    private func perform(_ actions: ActionList) {
+    func perform(_ actions: ActionList) {
         // Indexed directly, not through the Collection protocol: in a debug build its `read` coroutine
         // allocates a frame, and this runs on the emergency path before kill(2).
         var index = 0
@@ -147,20 +188,32 @@ public final class SupervisorLoop {
                 case .success(let pid):
                     perform(machine.spawned(pid: pid, now: .now()))
                     memory?.startSampling(now: .now())
+                    health.childStarted(pid: pid)
                 case .failure(let error):
                     perform(machine.spawnFailed(error, now: .now()))
                 }
             case .signal(let signal, let target):
                 send(signal, to: target)
             case .report(let event):
-                if case .stopBegan = event { memory?.stopSampling() }
-                // A child killed by SIGKILL: say whether the kernel OOM killer did it, before the exit line.
-                if case .childExited = event, let memory { log(memory.checkOOMKills()) }
-                logger.log(event.logLevel, event.logMessage, event.logFields)
+                report(event)
             case .exit(let code):
-                exit(code)
+                finish(code: code)
             }
         }
+    }
+
+    private func report(_ event: SupervisorEvent) {
+        switch event {
+        case .stopBegan: memory?.stopSampling()
+        // A child killed by SIGKILL: say whether the kernel OOM killer did it, before the exit line.
+        case .childExited: if let memory { log(memory.checkOOMKills()) }
+        default: break
+        }
+        if case .ready = event { health.becameReady() }
+        if case .childExited = event { health.prober?.end() }
+        logger.log(event.logLevel, event.logMessage, event.logFields)
+        if let (reason, detail) = event.statusEvent { health.record(reason: reason, detail: detail) }
+        statusDirty = true
     }
 
     private func send(_ signal: Signal, to target: SignalTarget) {
@@ -171,7 +224,20 @@ public final class SupervisorLoop {
         }
     }
 
-    private func log(_ events: [MemoryGuardEvent]) {
-        for event in events { logger.log(event.logLevel, event.logMessage, event.logFields) }
+    func log(_ events: [MemoryGuardEvent]) {
+        for event in events {
+            logger.log(event.logLevel, event.logMessage, event.logFields)
+            if let (reason, detail) = event.statusEvent {
+                health.record(reason: reason, detail: detail)
+                statusDirty = true
+            }
+        }
+    }
+
+    /// The last status write, then exit.
+    private func finish(code: Int32) -> Never {
+        writeStatus(exitCode: code)
+        health.notify.map { unlink($0.path) }
+        exit(code)
     }
 }

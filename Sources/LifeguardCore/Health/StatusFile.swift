@@ -1,0 +1,94 @@
+import Glibc
+
+/// Writes a small file atomically: a temporary file in the same directory, then rename(2), so a
+/// probe never reads half a file. World-readable (0644, whatever the umask), directory created
+/// (0755) when missing.
+public struct AtomicFileWriter: Sendable {
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    public var directory: String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    public func write(_ text: String) throws(Errno) {
+        try AtomicFileWriter.makeDirectories(directory)
+        let temporary = path + ".tmp.\(getpid())"
+        let fd = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        do {
+            _ = fchmod(fd.rawValue, 0o644)
+            try fd.writeAll(text)
+            fd.close()
+        } catch {
+            fd.close()
+            unlink(temporary)
+            throw error
+        }
+        if rename(temporary, path) != 0 {
+            let error = Errno.current
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    /// mkdir -p with mode 0755.
+    public static func makeDirectories(_ path: String) throws(Errno) {
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o755) != 0, errno != EEXIST { throw Errno.current }
+        }
+    }
+}
+
+/// The status file and the optional metrics file, kept current: rewritten on every state change or
+/// new event and at least every interval. A failure (unwritable directory, full disk) is logged once
+/// and retried each interval; supervision never depends on it.
+public final class StatusReporter {
+    public let status: AtomicFileWriter?
+    public let metrics: AtomicFileWriter?
+    public let interval: Duration
+    private let logger: Logger
+    public private(set) var nextWrite: MonotonicInstant
+    private var lastState: ServiceState?
+    private var lastEvent: Status.Event?
+    private var failing: [String: Errno] = [:]
+
+    public init(statusPath: String?, metricsPath: String?, interval: Duration, logger: Logger) {
+        status = statusPath.map(AtomicFileWriter.init(path:))
+        metrics = metricsPath.map(AtomicFileWriter.init(path:))
+        self.interval = interval
+        self.logger = logger
+        nextWrite = .now()
+    }
+
+    /// Whether `current` differs from what was last written (a new state or a new event).
+    public func hasNews(_ current: Status) -> Bool {
+        current.state != lastState || current.lastEvent != lastEvent
+    }
+
+    public func write(_ current: Status, now: MonotonicInstant) {
+        nextWrite = now + interval
+        lastState = current.state
+        lastEvent = current.lastEvent
+        if let status { attempt(status, current.json) }
+        if let metrics { attempt(metrics, MetricsText.render(current)) }
+    }
+
+    private func attempt(_ file: AtomicFileWriter, _ text: String) {
+        do {
+            try file.write(text)
+            if failing.removeValue(forKey: file.path) != nil {
+                logger.info("status file writable again", [("path", .string(file.path))])
+            }
+        } catch {
+            if failing[file.path] == nil {
+                logger.warn("cannot write the status file; still supervising, retrying every interval",
+                            [("path", .string(file.path)), ("error", .string(error.description))])
+            }
+            failing[file.path] = error
+        }
+    }
+}
