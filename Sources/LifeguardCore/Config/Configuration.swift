@@ -62,142 +62,25 @@ public struct Setting: Sendable {
     public let accepted: String
     let apply: @Sendable (inout Configuration, String) -> Bool
 
-    init(_ variable: String, flag: String?, isSwitch: Bool = false, default defaultValue: String,
-         accepted: String, _ summary: String, apply: @escaping @Sendable (inout Configuration, String) -> Bool) {
+    /// A setting whose text `parse` turns into the value at `keyPath` (nil: not accepted).
+    init<Value>(_ variable: String, flag: String?, isSwitch: Bool = false, default defaultValue: String,
+                accepted: String, _ summary: String, parse: @escaping @Sendable (String) -> Value?,
+                into keyPath: WritableKeyPath<Configuration, Value> & Sendable) {
         self.variable = variable
         self.flag = flag
         self.isSwitch = isSwitch
         self.defaultValue = defaultValue
         self.summary = summary
         self.accepted = accepted
-        self.apply = apply
+        self.apply = { configuration, text in
+            guard let value = parse(text) else { return false }
+            configuration[keyPath: keyPath] = value
+            return true
+        }
     }
 }
 
 extension Configuration {
-    /// Every setting Lifeguard knows, in the order `--help` lists them.
-    public static let settings: [Setting] = [
-        Setting("LIFEGUARD_GRACE_PERIOD", flag: "--grace-period", default: "60s",
-                accepted: ValueParsers.durationAccepted,
-                "How long a stopping child gets between SIGTERM and SIGKILL; also the wait for leftover processes.") {
-            guard let value = ValueParsers.duration($1) else { return false }
-            $0.gracePeriod = value
-            return true
-        },
-        Setting("LIFEGUARD_PROCESS_GROUP", flag: "--process-group", isSwitch: true, default: "false",
-                accepted: ValueParsers.booleanAccepted,
-                "Send forwarded signals and the stop to the child's whole process group (-g).") {
-            guard let value = ValueParsers.boolean($1) else { return false }
-            $0.signalProcessGroup = value
-            return true
-        },
-        Setting("LIFEGUARD_MEMORY_LIMIT", flag: "--memory-limit", default: "auto",
-                accepted: ValueParsers.triggerAccepted,
-                "The trigger: the working set (usage minus inactive file cache) at which the command is stopped gracefully. auto = hard limit less the headroom; off disables the guard.") {
-            guard let value = ValueParsers.trigger($1) else { return false }
-            $0.memoryLimit = value
-            return true
-        },
-        Setting("LIFEGUARD_HEADROOM", flag: "--headroom", default: "5%", accepted: ValueParsers.headroomAccepted,
-                "With an automatic trigger, what the hard limit keeps above it for the shutdown: 5% makes the trigger hard limit ÷ 1.05.") {
-            guard let value = ValueParsers.headroom($1) else { return false }
-            $0.headroom = value
-            return true
-        },
-        Setting("LIFEGUARD_ON_MEMORY_LIMIT", flag: "--on-memory-limit", default: "restart", accepted: "restart or exit",
-                "After a memory-triggered stop: start the command again (with backoff), or exit with code 75.") {
-            guard let value = MemoryLimitAction(rawValue: $1) else { return false }
-            $0.onMemoryLimit = value
-            return true
-        },
-        Setting("LIFEGUARD_MAX_RESTARTS", flag: "--max-restarts", default: "5", accepted: ValueParsers.countAccepted,
-                "Memory-triggered restarts allowed within the restart window; one more and Lifeguard exits with code 75.") {
-            guard let value = ValueParsers.count($1), value <= 1_000_000 else { return false }
-            $0.maxRestarts = value
-            return true
-        },
-        Setting("LIFEGUARD_RESTART_EXIT_CODE", flag: "--restart-exit-code", default: "16",
-                accepted: "an exit code from 1 to 255, or none",
-                "An exit with this code starts the command again at once (MySQL's RESTART statement exits 16); none passes every code through.") {
-            if $1 == "none" {
-                $0.restartExitCode = nil
-                return true
-            }
-            guard let value = ValueParsers.count($1), (1...255).contains(value) else { return false }
-            $0.restartExitCode = Int32(value)
-            return true
-        },
-        Setting("LIFEGUARD_RESTART_WINDOW", flag: "--restart-window", default: "10m",
-                accepted: "a duration greater than zero: seconds (600) or with ms, s, m or h (10m)",
-                "The window in which restarts are counted.") {
-            guard let value = ValueParsers.duration($1), value > .zero else { return false }
-            $0.restartWindow = value
-            return true
-        },
-        Setting("LIFEGUARD_FILL_RATE", flag: "--fill-rate", default: "4G/s", accepted: ValueParsers.rateAccepted,
-                "The fastest memory growth the guard must catch between two samples; higher samples more often near the limit.") {
-            guard let value = ValueParsers.rate($1) else { return false }
-            $0.fillRate = value
-            return true
-        },
-        Setting("LIFEGUARD_STOP_LATENCY", flag: "--stop-latency", default: "20ms",
-                accepted: ValueParsers.durationAccepted,
-                "How long the command may keep growing after SIGTERM: the guard stops it below the trigger when, at the observed growth rate, the hard limit is closer than this.") {
-            guard let value = ValueParsers.duration($1) else { return false }
-            $0.stopLatency = value
-            return true
-        },
-        Setting("LIFEGUARD_CGROUP_ROOT", flag: "--cgroup-root", default: "/sys/fs/cgroup", accepted: "an absolute path",
-                "Where the cgroup filesystems are mounted.") {
-            guard $1.hasPrefix("/") else { return false }
-            $0.cgroupRoot = $1
-            return true
-        },
-        Setting("LIFEGUARD_STATUS_FILE", flag: "--status-file", default: "/run/lifeguard/status.json",
-                accepted: "an absolute path, or none",
-                "The status file probes read, rewritten atomically; the notify socket is created next to it. none disables both.") {
-            if $1 == "none" {
-                $0.statusFile = nil
-                return true
-            }
-            guard $1.hasPrefix("/"), !$1.hasSuffix("/") else { return false }
-            $0.statusFile = $1
-            return true
-        },
-        Setting("LIFEGUARD_STATUS_INTERVAL", flag: "--status-interval", default: "2s",
-                accepted: "a duration greater than zero: seconds (2) or with ms, s, m or h (500ms)",
-                "The status file is rewritten at least this often (and the memory limits re-read).") {
-            guard let value = ValueParsers.duration($1), value >= .milliseconds(10) else { return false }
-            $0.statusInterval = value
-            return true
-        },
-        Setting("LIFEGUARD_METRICS_FILE", flag: "--metrics-file", default: "(none)", accepted: "an absolute path",
-                "Also write the figures in Prometheus text format, for node-exporter's textfile collector.") {
-            guard $1.hasPrefix("/"), !$1.hasSuffix("/") else { return false }
-            $0.metricsFile = $1
-            return true
-        },
-        Setting("LIFEGUARD_READY_ADDRESS", flag: "--ready-address", default: "the command's --socket, else /var/run/mysqld/mysqld.sock",
-                accepted: ReadyAddress.accepted,
-                "Where readiness is checked by the MySQL handshake when the command does not say READY=1 (sd_notify).") {
-            guard let value = ReadyAddress($1) else { return false }
-            $0.readyAddress = value
-            return true
-        },
-        Setting("LIFEGUARD_LOG_FORMAT", flag: "--log-format", default: "logfmt", accepted: "logfmt or json",
-                "Log line format on stderr.") {
-            guard let value = LogFormat(rawValue: $1) else { return false }
-            $0.logFormat = value
-            return true
-        },
-        Setting("LIFEGUARD_LOG_LEVEL", flag: "--log-level", default: "info", accepted: "debug, info, warn or error",
-                "Lowest level logged.") {
-            guard let value = LogLevel(name: $1) else { return false }
-            $0.logLevel = value
-            return true
-        },
-    ]
-
     /// Applies every `LIFEGUARD_*` variable in `environment`; unknown names are collected, not fatal.
     public mutating func apply(environment: [String: String]) throws(ConfigurationError) {
         for setting in Configuration.settings {

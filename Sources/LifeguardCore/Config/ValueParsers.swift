@@ -78,6 +78,16 @@ public enum ValueParsers {
         return bytes
     }
 
+    /// An absolute path that does not end in "/".
+    public static func absolutePath(_ text: String) -> String? {
+        text.hasPrefix("/") && (text == "/" || !text.hasSuffix("/")) ? text : nil
+    }
+
+    /// `parse`, or "none" for an explicit nothing (a value of nil).
+    public static func orNone<Value>(_ parse: @escaping @Sendable (String) -> Value?) -> @Sendable (String) -> Value?? {
+        { text in text == "none" ? .some(nil) : parse(text).map(Optional.some) }
+    }
+
     public static let booleanAccepted = "1, 0, true, false, yes, no, on or off"
 
     public static func boolean(_ text: String) -> Bool? {

@@ -1,0 +1,67 @@
+import Glibc
+
+/// The memory hog: each thread maps and touches chunks on its own schedule.
+enum Hog {
+    nonisolated(unsafe) static var chunkBytes = 1 << 20
+    nonisolated(unsafe) static var bytesPerSecondPerThread: Double = 0
+    nonisolated(unsafe) static var stopAtChunksPerThread = Int.max
+
+    static func run(_ arguments: [String]) -> Never {
+        guard let first = arguments.first else { fail("usage: hog RATE [--threads N] [--chunk MiB] [--stop-at MiB] [--ignore-term]") }
+        var threads = 1
+        var ignoreTerm = false
+        var stopAtMiB: Int?
+        var index = 1
+        while index < arguments.count {
+            switch arguments[index] {
+            case "--threads": index += 1; threads = Int(arguments[index]) ?? 1
+            case "--chunk": index += 1; chunkBytes = (Int(arguments[index]) ?? 1) << 20
+            case "--stop-at": index += 1; stopAtMiB = Int(arguments[index])
+            case "--ignore-term": ignoreTerm = true
+            default: fail("hog: unknown option \(arguments[index])")
+            }
+            index += 1
+        }
+        let rate = first == "max" ? 0 : (Double(first) ?? 0) * 1_000_000
+        bytesPerSecondPerThread = rate / Double(threads)
+        if let stopAtMiB { stopAtChunksPerThread = max(1, (stopAtMiB << 20) / chunkBytes / threads) }
+        if ignoreTerm {
+            signal(SIGTERM, SIG_IGN)
+        } else {
+            signal(SIGTERM) { _ in
+                let text = "terminated\n"
+                _ = text.withCString { write(STDOUT_FILENO, $0, 11) }
+                _exit(0)
+            }
+        }
+        say("ready \(getpid())")
+        var handles: [pthread_t] = []
+        for _ in 1..<threads {
+            var handle = pthread_t()
+            pthread_create(&handle, nil, { _ in Hog.allocate(); return nil }, nil)
+            handles.append(handle)
+        }
+        allocate()
+        say("holding")
+        while true { sleepSeconds(3600) }
+    }
+
+    static func allocate() {
+        var next = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &next)
+        let interval = bytesPerSecondPerThread > 0 ? Double(chunkBytes) / bytesPerSecondPerThread : 0
+        var chunks = 0
+        while chunks < stopAtChunksPerThread {
+            guard let memory = mmap(nil, chunkBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+                  memory != MAP_FAILED else { fail("mmap failed") }
+            memset(memory, 1, chunkBytes)
+            chunks += 1
+            if interval > 0 {
+                let nanoseconds = next.tv_nsec + Int(interval * 1e9)
+                next.tv_sec += nanoseconds / 1_000_000_000
+                next.tv_nsec = nanoseconds % 1_000_000_000
+                while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nil) == EINTR {}
+            }
+        }
+    }
+}
