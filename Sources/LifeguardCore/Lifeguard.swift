@@ -19,6 +19,10 @@ public enum Lifeguard {
             exit(ProbeCommand.run(arguments: arguments, environment: environment.variables))
         case .status(let arguments):
             exit(StatusCommand.run(arguments: arguments, environment: environment.variables))
+        case .runAs(let arguments):
+            exit(RunAsCommand.run(arguments: arguments))
+        case .renderConfig(let arguments):
+            exit(RenderConfigCommand.run(arguments: arguments, environment: environment.variables))
         case .help:
             print(HelpText.render(), terminator: "")
             exit(0)

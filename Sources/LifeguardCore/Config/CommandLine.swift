@@ -8,6 +8,10 @@ public enum Invocation: Sendable, Equatable {
     case probe([String])
     /// `lifeguard status ...`: show one status file or a fleet of them.
     case status([String])
+    /// `lifeguard run-as USER COMMAND...`: drop root and exec (the image's entrypoint).
+    case runAs([String])
+    /// `lifeguard render-config ...`: render my.cnf.template for the memory offer.
+    case renderConfig([String])
 }
 
 /// Parses `lifeguard [OPTIONS] [--] COMMAND [ARG...]`. Options stop at the first argument that is not
@@ -15,12 +19,14 @@ public enum Invocation: Sendable, Equatable {
 public enum CommandLineParser {
     /// Words that, as the first argument, name a subcommand rather than COMMAND (`lifeguard -- probe`
     /// runs a program called probe).
-    public static let subcommands = ["probe", "status"]
+    public static let subcommands = ["probe", "status", "run-as", "render-config"]
 
     public static func parse(arguments: [String], environment: [String: String]) throws(ConfigurationError) -> Invocation {
         switch arguments.first {
         case "probe": return .probe(Array(arguments.dropFirst()))
         case "status": return .status(Array(arguments.dropFirst()))
+        case "run-as": return .runAs(Array(arguments.dropFirst()))
+        case "render-config": return .renderConfig(Array(arguments.dropFirst()))
         default: break
         }
         var configuration = Configuration()

@@ -90,7 +90,10 @@ extension Configuration {
             }
         }
         let known = Set(Configuration.settings.map(\.variable))
-        unknownVariables = environment.keys.filter { $0.hasPrefix("LIFEGUARD_") && !known.contains($0) }.sorted()
+        // LIFEGUARD_MYSQLD_* are server settings for render-config; LIFEGUARD_OFFER is render-config's too.
+        unknownVariables = environment.keys.filter {
+            $0.hasPrefix("LIFEGUARD_") && !known.contains($0) && !$0.hasPrefix("LIFEGUARD_MYSQLD_") && $0 != "LIFEGUARD_OFFER"
+        }.sorted()
     }
 
     /// The known variable closest to a misspelt one ("LIFEGUARD_GRACE_PERIOD" for "LIFEGUARD_GRACEPERIOD").

@@ -9,6 +9,8 @@ public enum HelpText {
           lifeguard [OPTIONS] [--] COMMAND [ARG...]
           lifeguard probe [--live | --ready] [--max-age SECONDS] [--status-file PATH]
           lifeguard status [--json] [FILE | DIRECTORY...]
+          lifeguard run-as USER[:GROUP] COMMAND [ARG...]
+          lifeguard render-config [--template FILE] [--output FILE] [--defaults FILE] [--offer SIZE] [-- SERVER ARGS]
 
         Options (each also set by its environment variable; a flag wins):
 

@@ -1,0 +1,52 @@
+# A MySQL image with Lifeguard as PID 1. The final stage is the same text whatever the base and
+# wherever the binary comes from:
+#   docker build .                                                      (mysql:8.4, binary built here)
+#   docker build --build-arg BINARY_SOURCE=prebuilt .                   (.build/static/lifeguard)
+#   docker build --build-arg BASE_IMAGE=mariadb-or-debian-with-mariadb …
+# With DOCKER_BUILDKIT=1 the builder stage is skipped when BINARY_SOURCE=prebuilt.
+ARG BASE_IMAGE=mysql:8.4
+ARG SWIFT_IMAGE=swift:6.1
+ARG BINARY_SOURCE=builder
+
+FROM ${SWIFT_IMAGE} AS builder
+WORKDIR /src
+COPY Package.swift ./
+COPY Sources ./Sources
+COPY Tests ./Tests
+RUN swift build -c release --product lifeguard -Xswiftc -static-executable \
+    && mkdir -p /out && cp "$(swift build -c release --product lifeguard -Xswiftc -static-executable --show-bin-path)/lifeguard" /out/ \
+    && strip /out/lifeguard
+
+FROM scratch AS binary-builder
+COPY --from=builder /out/lifeguard /lifeguard
+
+FROM scratch AS binary-prebuilt
+COPY .build/static/lifeguard /lifeguard
+
+# hadolint ignore=DL3006
+FROM binary-${BINARY_SOURCE} AS binary
+
+# hadolint ignore=DL3006
+FROM ${BASE_IMAGE}
+COPY --from=binary /lifeguard /usr/local/bin/lifeguard
+COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+COPY my.cnf.template /etc/lifeguard/my.cnf.template
+# Directories any user id can write (`docker run --user 1000:1000`), as the official image does; the
+# rendered server settings live in /run (writable under --read-only with a tmpfs on /run) and are
+# included from conf.d; a server packaged for Debian reads mariadb.conf.d after conf.d, so the
+# container's listen address goes there when it exists.
+RUN set -eu; \
+    rm -rf /var/lib/mysql; \
+    mkdir -p /var/lib/mysql /var/run/mysqld /run/lifeguard /docker-entrypoint-initdb.d /etc/mysql/conf.d; \
+    chmod 1777 /var/lib/mysql /var/run/mysqld /run/lifeguard; \
+    ln -sf /run/lifeguard/mysqld.cnf /etc/mysql/conf.d/zz-lifeguard.cnf; \
+    conf=/etc/mysql/conf.d; [ -d /etc/mysql/mariadb.conf.d ] && conf=/etc/mysql/mariadb.conf.d; \
+    printf '[mysqld]\nbind-address = 0.0.0.0\nskip-name-resolve\n' > "$conf/zz-docker.cnf"; \
+    chmod 0755 /usr/local/bin/lifeguard /usr/local/bin/docker-entrypoint.sh
+ENV LIFEGUARD_STATUS_FILE=/run/lifeguard/status.json
+VOLUME /var/lib/mysql
+EXPOSE 3306 33060
+STOPSIGNAL SIGTERM
+HEALTHCHECK --start-period=300s --interval=10s --timeout=5s --retries=3 CMD ["/usr/local/bin/lifeguard", "probe", "--ready"]
+ENTRYPOINT ["/usr/local/bin/lifeguard", "--", "docker-entrypoint.sh"]
+CMD ["mysqld"]
