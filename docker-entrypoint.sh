@@ -246,6 +246,10 @@ main() {
     if [ "${1:0:1}" = '-' ]; then
         set -- mysqld "$@"
     fi
+    # MariaDB 11 images may ship mariadbd without the mysqld name the image's CMD uses.
+    if [ "$1" = mysqld ] && ! command -v mysqld >/dev/null && command -v mariadbd >/dev/null; then
+        set -- mariadbd "${@:2}"
+    fi
     if ! is_server "$1" || wants_help "$@"; then
         exec "$@"
     fi

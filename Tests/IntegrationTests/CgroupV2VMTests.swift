@@ -2,59 +2,61 @@ import Foundation
 import LifeguardCore
 import Testing
 
-/// This machine's memory controller is v1; a real cgroup v2 runs in a VM: Debian's kernel under qemu
-/// (software emulation), an initramfs with busybox, the static Lifeguard and the static test helper.
-/// The scenarios are scripts/vm/memory-guard-v2.sh.
-@Suite("Memory guard on a real cgroup v2 (VM)", .needs(Prerequisites.virtualMachine, "qemu, a kernel, busybox-static, scripts/test"))
-struct CgroupV2VMTests {
-    struct Outcome {
-        var code: Int
-        var oomKills: Int
-        var log: String
-    }
+extension RealSystemTests {
+    /// This machine's memory controller is v1; a real cgroup v2 runs in a VM: Debian's kernel under qemu
+    /// (software emulation), an initramfs with busybox, the static Lifeguard and the static test helper.
+    /// The scenarios are scripts/vm/memory-guard-v2.sh.
+    @Suite("Memory guard on a real cgroup v2 (VM)", .needs(Prerequisites.virtualMachine, "qemu, a kernel, busybox-static, scripts/test"))
+    struct CgroupV2VMTests {
+        struct Outcome {
+            var code: Int
+            var oomKills: Int
+            var log: String
+        }
 
-    @Test("the kernel's v2 OOM killer fires without the guard; with it, every scenario stops cleanly")
-    func scenarios() throws {
-        let lifeguard = try #require(Prerequisites.staticBinary, "run scripts/test")
-        let helper = try #require(Prerequisites.staticHelper, "run scripts/test")
-        let root = Prerequisites.repositoryRoot
-        let vm = try TestProcess([root + "/scripts/cgroup-v2-vm", lifeguard, helper, root + "/scripts/vm/memory-guard-v2.sh", "280"])
-        #expect(vm.exitCode(timeout: .seconds(300)) != nil, "the VM did not finish")
-        let output = vm.stdout.replacingOccurrences(of: "\r", with: "")
-        #expect(output.contains("DONE"), "\(output.suffix(2000)) \(vm.stderr)")
-        var outcomes: [String: Outcome] = [:]
-        for line in output.split(separator: "\n") {
-            let words = line.split(separator: " ")
-            if line.hasPrefix("RESULT "), words.count >= 4 {
-                let code = Int(words[2].dropFirst("rc=".count)) ?? -1
-                let kills = Int(words[3].dropFirst("oom_kill=".count)) ?? -1
-                outcomes[String(words[1])] = Outcome(code: code, oomKills: kills, log: "")
-            } else if line.hasPrefix("LOG "), words.count >= 2 {
-                outcomes[String(words[1]), default: Outcome(code: -1, oomKills: -1, log: "")].log += line + "\n"
+        @Test("the kernel's v2 OOM killer fires without the guard; with it, every scenario stops cleanly")
+        func scenarios() throws {
+            let lifeguard = try #require(Prerequisites.staticBinary, "run scripts/test")
+            let helper = try #require(Prerequisites.staticHelper, "run scripts/test")
+            let root = Prerequisites.repositoryRoot
+            let vm = try TestProcess([root + "/scripts/cgroup-v2-vm", lifeguard, helper, root + "/scripts/vm/memory-guard-v2.sh", "280"])
+            #expect(vm.exitCode(timeout: .seconds(300)) != nil, "the VM did not finish")
+            let output = vm.stdout.replacingOccurrences(of: "\r", with: "")
+            #expect(output.contains("DONE"), "\(output.suffix(2000)) \(vm.stderr)")
+            var outcomes: [String: Outcome] = [:]
+            for line in output.split(separator: "\n") {
+                let words = line.split(separator: " ")
+                if line.hasPrefix("RESULT "), words.count >= 4 {
+                    let code = Int(words[2].dropFirst("rc=".count)) ?? -1
+                    let kills = Int(words[3].dropFirst("oom_kill=".count)) ?? -1
+                    outcomes[String(words[1])] = Outcome(code: code, oomKills: kills, log: "")
+                } else if line.hasPrefix("LOG "), words.count >= 2 {
+                    outcomes[String(words[1]), default: Outcome(code: -1, oomKills: -1, log: "")].log += line + "\n"
+                }
             }
+            // The control: the kernel's cgroup OOM killer really fires here, and counts in memory.events.
+            #expect(outcomes["noguard"]?.code == 137)
+            #expect(outcomes["noguard"]?.oomKills == 1)
+            for name in ["term", "ignore", "max", "container", "nested"] {
+                let outcome = try #require(outcomes[name], "no result for \(name): \(output.suffix(3000))")
+                #expect(outcome.code == 75, "\(name): \(outcome.log)")
+                #expect(outcome.oomKills == 0, "\(name): the kernel OOM-killed it")
+                #expect(outcome.log.contains("cgroup_version=v2"), "\(name)")
+                #expect(outcome.log.contains("memory limit reached: graceful stop"), "\(name)")
+                #expect(outcome.log.contains("soft_limit_bytes=255012864"), "\(name): memory.low is the soft limit")
+            }
+            #expect(outcomes["ignore"]?.log.contains("grace period over: SIGKILL sent") == true)
+            // Docker's v2 layout: a private cgroup namespace, cgroupfs read-only, the cgroup at the mount root.
+            #expect(outcomes["container"]?.log.contains("cgroup=/sys/fs/cgroup kernel_notifications=memory.events") == true)
+            // The limit on the parent only: found by walking up.
+            #expect(outcomes["nested"]?.log.contains("cgroup=/sys/fs/cgroup/nested/ctr") == true)
+            #expect(outcomes["nested"]?.log.contains("limit_bytes=268435456") == true)
+            // The guard off: memory.events (POLLPRI) wakes Lifeguard when the kernel OOM-kills a background
+            // process; the main child runs on and exits 0.
+            let watch = try #require(outcomes["oomwatch"])
+            #expect(watch.code == 0 && watch.oomKills == 1, "\(watch.log)")
+            #expect(watch.log.contains("kernel memory notification"))
+            #expect(watch.log.contains("the kernel OOM killer killed a process in this container"))
         }
-        // The control: the kernel's cgroup OOM killer really fires here, and counts in memory.events.
-        #expect(outcomes["noguard"]?.code == 137)
-        #expect(outcomes["noguard"]?.oomKills == 1)
-        for name in ["term", "ignore", "max", "container", "nested"] {
-            let outcome = try #require(outcomes[name], "no result for \(name): \(output.suffix(3000))")
-            #expect(outcome.code == 75, "\(name): \(outcome.log)")
-            #expect(outcome.oomKills == 0, "\(name): the kernel OOM-killed it")
-            #expect(outcome.log.contains("cgroup_version=v2"), "\(name)")
-            #expect(outcome.log.contains("memory limit reached: graceful stop"), "\(name)")
-            #expect(outcome.log.contains("soft_limit_bytes=255012864"), "\(name): memory.low is the soft limit")
-        }
-        #expect(outcomes["ignore"]?.log.contains("grace period over: SIGKILL sent") == true)
-        // Docker's v2 layout: a private cgroup namespace, cgroupfs read-only, the cgroup at the mount root.
-        #expect(outcomes["container"]?.log.contains("cgroup=/sys/fs/cgroup kernel_notifications=memory.events") == true)
-        // The limit on the parent only: found by walking up.
-        #expect(outcomes["nested"]?.log.contains("cgroup=/sys/fs/cgroup/nested/ctr") == true)
-        #expect(outcomes["nested"]?.log.contains("limit_bytes=268435456") == true)
-        // The guard off: memory.events (POLLPRI) wakes Lifeguard when the kernel OOM-kills a background
-        // process; the main child runs on and exits 0.
-        let watch = try #require(outcomes["oomwatch"])
-        #expect(watch.code == 0 && watch.oomKills == 1, "\(watch.log)")
-        #expect(watch.log.contains("kernel memory notification"))
-        #expect(watch.log.contains("the kernel OOM killer killed a process in this container"))
     }
 }

@@ -3,97 +3,99 @@ import Glibc
 import LifeguardCore
 import Testing
 
-/// The article's case with a real MariaDB: a 256 MiB container (hard limit 268435456, reservation
-/// 255013684), a workload that grows mariadbd's memory, and Lifeguard stopping it cleanly first.
-@Suite("MariaDB under the memory guard", .serialized,
-       .needs(TestCgroup.available && MariaDB.available, "root, a v1 memory cgroup and mariadb-server"))
-struct MariaDBMemoryTests {
-    static let committedRows = 20_000
+extension RealSystemTests {
+    /// The article's case with a real MariaDB: a 256 MiB container (hard limit 268435456, reservation
+    /// 255013684), a workload that grows mariadbd's memory, and Lifeguard stopping it cleanly first.
+    @Suite("MariaDB under the memory guard", .serialized,
+           .needs(TestCgroup.available && MariaDB.available, "root, a v1 memory cgroup and mariadb-server"))
+    struct MariaDBMemoryTests {
+        static let committedRows = 20_000
 
-    /// Starts MariaDB under Lifeguard (as PID 1, cgroupfs read-only) in a 256 MiB cgroup and commits
-    /// the rows that must survive.
-    func start(_ server: MariaDB, _ cgroup: TestCgroup, lifeguardArguments: [String]) throws -> (TestProcess, pid_t) {
-        let (process, lifeguard) = try cgroup.startLifeguard(["--status-file", server.directory + "/status/status.json",
-                                                              "--status-interval", "0.2"] + lifeguardArguments + server.serverCommand(),
-                                                             asContainer: true)
-        #expect(try server.waitUntilReady(), "MariaDB did not start: \(process.stderr)")
-        let setup = try server.query("""
-            create database t; use t;
-            create table kept (id int primary key, note varchar(64)) engine=innodb;
-            insert into kept select seq, concat('committed ', seq) from seq_1_to_\(Self.committedRows);
-            """)
-        #expect(setup.code == 0, "\(setup.error)")
-        return (process, lifeguard)
-    }
-
-    /// After the memory stop: clean InnoDB shutdown, no kernel OOM kill, then (restarted) no crash
-    /// recovery and every committed row.
-    func checkCleanStopAndData(_ server: MariaDB, _ cgroup: TestCgroup, _ lifeguard: TestProcess) throws {
-        // The client loses its connection when the shutdown begins; the log says when it is over.
-        #expect(server.waitForLog("mariadbd: Shutdown complete"), "no clean shutdown: \(server.log)")
-        #expect(server.logCount("Shutdown completed; log sequence number") >= 1)
-        #expect(lifeguard.stderr.contains("memory limit reached: graceful stop"), "\(lifeguard.stderr)")
-        #expect(cgroup.oomKills == 0, "the kernel OOM-killed something")
-        #expect(try server.waitUntilReady(), "MariaDB did not come back")
-        #expect(server.logCount("crash recovery") == 0, "InnoDB ran crash recovery")
-        #expect(try server.query("select count(*), min(id), max(id) from t.kept").output == "\(Self.committedRows)\t1\t\(Self.committedRows)")
-    }
-
-    @Test("a MEMORY table doubling: clean shutdown, zero kernel OOM kills, restarted in place with every row")
-    func memoryTableDoubling() throws {
-        let server = try MariaDB()
-        let cgroup = try TestCgroup(limit: 268_435_456, softLimit: 255_013_684)
-        let (lifeguard, lifeguardPID) = try start(server, cgroup, lifeguardArguments: ["--grace-period", "60"])
-        #expect(try server.query("create table t.m (x varchar(1000)) engine=memory; insert into t.m values (repeat('x', 1000))").code == 0)
-        var lost = false
-        for _ in 0..<30 where !lost {
-            lost = try server.query("insert into t.m select * from t.m").code != 0
+        /// Starts MariaDB under Lifeguard (as PID 1, cgroupfs read-only) in a 256 MiB cgroup and commits
+        /// the rows that must survive.
+        func start(_ server: MariaDB, _ cgroup: TestCgroup, lifeguardArguments: [String]) throws -> (TestProcess, pid_t) {
+            let (process, lifeguard) = try cgroup.startLifeguard(["--status-file", server.directory + "/status/status.json",
+                                                                  "--status-interval", "0.2"] + lifeguardArguments + server.serverCommand(),
+                                                                 asContainer: true)
+            #expect(try server.waitUntilReady(), "MariaDB did not start: \(process.stderr)")
+            let setup = try server.query("""
+                create database t; use t;
+                create table kept (id int primary key, note varchar(64)) engine=innodb;
+                insert into kept select seq, concat('committed ', seq) from seq_1_to_\(Self.committedRows);
+                """)
+            #expect(setup.code == 0, "\(setup.error)")
+            return (process, lifeguard)
         }
-        #expect(lost, "the server never stopped")
-        // Lifeguard restarted mariadbd in place (LIFEGUARD_ON_MEMORY_LIMIT=restart, the default).
-        try checkCleanStopAndData(server, cgroup, lifeguard)
-        #expect(lifeguard.stderr.contains(#"msg="restarting the command" delay_s=0 restart=1"#))
-        #expect(server.logCount("mariadbd: ready for connections") == 2)
-        // The status file tells the story: ready again after one memory stop, no kernel OOM kill.
-        let status = try #require(StatusFileTests.waitForState(.ready, in: server.directory + "/status/status.json"))
-        #expect(status.memoryStops == 1 && status.restarts == 1)
-        #expect(status.memory.kernelOOMKills == 0)
-        #expect(status.memory.cgroupVersion == .v1 && status.memory.guardState == "on")
-        #expect(status.memory.trigger == 255_652_815 && status.memory.limit == 268_435_456)
-        #expect(status.memory.softLimit == 255_012_864)
-        // `docker stop`: SIGTERM to Lifeguard, a clean shutdown, exit 0.
-        kill(lifeguardPID, SIGTERM)
-        #expect(lifeguard.exitCode(timeout: .seconds(90)) == 0)
-        #expect(server.logCount("mariadbd: Shutdown complete") == 2)
-        #expect(cgroup.oomKills == 0)
-    }
 
-    @Test("big sort buffers on many connections: clean shutdown before the kernel acts")
-    func sortBuffersOnManyConnections() throws {
-        let server = try MariaDB()
-        let cgroup = try TestCgroup(limit: 268_435_456, softLimit: 255_013_684)
-        let (lifeguard, _) = try start(server, cgroup, lifeguardArguments: ["--on-memory-limit", "exit"])
-        let load = try server.query("""
-            create table t.big (id int primary key, a int, b int, v char(200)) engine=innodb;
-            insert into t.big select seq, seq % 1000, (seq * 7) % 1000, repeat('v', 200) from seq_1_to_200000;
-            """, database: "t")
-        #expect(load.code == 0, "\(load.error) \(lifeguard.stderr)")
-        var clients: [TestProcess] = []
-        for _ in 0..<8 {
-            clients.append(try TestProcess(["mariadb", "-S", server.socket, "-uroot", "t", "-e",
-                "set session sort_buffer_size = 64 * 1024 * 1024; select id, v from big order by b desc, v, a"]))
+        /// After the memory stop: clean InnoDB shutdown, no kernel OOM kill, then (restarted) no crash
+        /// recovery and every committed row.
+        func checkCleanStopAndData(_ server: MariaDB, _ cgroup: TestCgroup, _ lifeguard: TestProcess) throws {
+            // The client loses its connection when the shutdown begins; the log says when it is over.
+            #expect(server.waitForLog("mariadbd: Shutdown complete"), "no clean shutdown: \(server.log)")
+            #expect(server.logCount("Shutdown completed; log sequence number") >= 1)
+            #expect(lifeguard.stderr.contains("memory limit reached: graceful stop"), "\(lifeguard.stderr)")
+            #expect(cgroup.oomKills == 0, "the kernel OOM-killed something")
+            #expect(try server.waitUntilReady(), "MariaDB did not come back")
+            #expect(server.logCount("crash recovery") == 0, "InnoDB ran crash recovery")
+            #expect(try server.query("select count(*), min(id), max(id) from t.kept").output == "\(Self.committedRows)\t1\t\(Self.committedRows)")
         }
-        #expect(lifeguard.exitCode(timeout: .seconds(120)) == 75)
-        for client in clients { client.wait(timeout: .seconds(30)) }
-        #expect(cgroup.oomKills == 0)
-        #expect(server.logCount("mariadbd: Shutdown complete") == 1)
-        #expect(lifeguard.stderr.contains("memory limit reached: graceful stop"))
-        // Start it again (as `--restart on-failure` would) and check the data.
-        let (again, againPID) = try cgroup.startLifeguard(server.serverCommand(), asContainer: true)
-        #expect(try server.waitUntilReady())
-        #expect(server.logCount("crash recovery") == 0)
-        #expect(try server.query("select count(*) from t.kept").output == String(Self.committedRows))
-        kill(againPID, SIGTERM)
-        #expect(again.exitCode(timeout: .seconds(90)) == 0)
+
+        @Test("a MEMORY table doubling: clean shutdown, zero kernel OOM kills, restarted in place with every row")
+        func memoryTableDoubling() throws {
+            let server = try MariaDB()
+            let cgroup = try TestCgroup(limit: 268_435_456, softLimit: 255_013_684)
+            let (lifeguard, lifeguardPID) = try start(server, cgroup, lifeguardArguments: ["--grace-period", "60"])
+            #expect(try server.query("create table t.m (x varchar(1000)) engine=memory; insert into t.m values (repeat('x', 1000))").code == 0)
+            var lost = false
+            for _ in 0..<30 where !lost {
+                lost = try server.query("insert into t.m select * from t.m").code != 0
+            }
+            #expect(lost, "the server never stopped")
+            // Lifeguard restarted mariadbd in place (LIFEGUARD_ON_MEMORY_LIMIT=restart, the default).
+            try checkCleanStopAndData(server, cgroup, lifeguard)
+            #expect(lifeguard.stderr.contains(#"msg="restarting the command" delay_s=0 restart=1"#))
+            #expect(server.logCount("mariadbd: ready for connections") == 2)
+            // The status file tells the story: ready again after one memory stop, no kernel OOM kill.
+            let status = try #require(StatusFileTests.waitForState(.ready, in: server.directory + "/status/status.json"))
+            #expect(status.memoryStops == 1 && status.restarts == 1)
+            #expect(status.memory.kernelOOMKills == 0)
+            #expect(status.memory.cgroupVersion == .v1 && status.memory.guardState == "on")
+            #expect(status.memory.trigger == 255_652_815 && status.memory.limit == 268_435_456)
+            #expect(status.memory.softLimit == 255_012_864)
+            // `docker stop`: SIGTERM to Lifeguard, a clean shutdown, exit 0.
+            kill(lifeguardPID, SIGTERM)
+            #expect(lifeguard.exitCode(timeout: .seconds(90)) == 0)
+            #expect(server.logCount("mariadbd: Shutdown complete") == 2)
+            #expect(cgroup.oomKills == 0)
+        }
+
+        @Test("big sort buffers on many connections: clean shutdown before the kernel acts")
+        func sortBuffersOnManyConnections() throws {
+            let server = try MariaDB()
+            let cgroup = try TestCgroup(limit: 268_435_456, softLimit: 255_013_684)
+            let (lifeguard, _) = try start(server, cgroup, lifeguardArguments: ["--on-memory-limit", "exit"])
+            let load = try server.query("""
+                create table t.big (id int primary key, a int, b int, v char(200)) engine=innodb;
+                insert into t.big select seq, seq % 1000, (seq * 7) % 1000, repeat('v', 200) from seq_1_to_200000;
+                """, database: "t")
+            #expect(load.code == 0, "\(load.error) \(lifeguard.stderr)")
+            var clients: [TestProcess] = []
+            for _ in 0..<8 {
+                clients.append(try TestProcess(["mariadb", "-S", server.socket, "-uroot", "t", "-e",
+                    "set session sort_buffer_size = 64 * 1024 * 1024; select id, v from big order by b desc, v, a"]))
+            }
+            #expect(lifeguard.exitCode(timeout: .seconds(120)) == 75)
+            for client in clients { client.wait(timeout: .seconds(30)) }
+            #expect(cgroup.oomKills == 0)
+            #expect(server.logCount("mariadbd: Shutdown complete") == 1)
+            #expect(lifeguard.stderr.contains("memory limit reached: graceful stop"))
+            // Start it again (as `--restart on-failure` would) and check the data.
+            let (again, againPID) = try cgroup.startLifeguard(server.serverCommand(), asContainer: true)
+            #expect(try server.waitUntilReady())
+            #expect(server.logCount("crash recovery") == 0)
+            #expect(try server.query("select count(*) from t.kept").output == String(Self.committedRows))
+            kill(againPID, SIGTERM)
+            #expect(again.exitCode(timeout: .seconds(90)) == 0)
+        }
     }
 }
