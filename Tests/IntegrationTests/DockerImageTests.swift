@@ -141,7 +141,25 @@ extension RealSystemTests {
             #expect(other.code == 0 && other.stdout == "hello from a command\n")
         }
 
-        /// Bad input: a clear error, a non-zero exit, and an existing datadir never touched.
+        @Test("an empty root password, a one-time password, a root host, and a conf.d setting that wins")
+    func emptyPasswordRootHostAndConfD() throws {
+        let confd = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: confd) }
+        try "[mysqld]\ninnodb_buffer_pool_size = 64M\n".write(toFile: confd + "/mine.cnf", atomically: true, encoding: .utf8)
+        chmod(confd + "/mine.cnf", 0o644)
+        let container = try Container(Self.article + ["-e", "MYSQL_ALLOW_EMPTY_PASSWORD=yes", "-e", "MYSQL_ONETIME_PASSWORD=yes",
+                                                      "-e", "MYSQL_ROOT_HOST=10.0.0.%", "-e", "MYSQL_INITDB_SKIP_TZINFO=1",
+                                                      "-v", "\(confd)/mine.cnf:/etc/mysql/conf.d/mine.cnf:ro"])
+        #expect(container.waitForLog(#"msg="ready: the command said READY=1""#), "\(container.logs.suffix(3000))")
+        let users = try container.exec(["mariadb", "-uroot", "-N", "-B", "-e",
+                                        "select host, password_expired from mysql.user where user = 'root' order by host"])
+        #expect(users.stdout == "10.0.0.%\tY\nlocalhost\tN\n", "\(users.stdout)\(users.stderr)")
+        // The buffer pool the user set in conf.d, not the rendered one (which leaves it out).
+        #expect(try container.exec(["mariadb", "-uroot", "-N", "-B", "-e", "select @@innodb_buffer_pool_size"]).stdout == "67108864\n")
+        #expect(try container.exec(["cat", "/run/lifeguard/mysqld.cnf"]).stdout.contains("# innodb_buffer_pool_size: set by you"))
+    }
+
+    /// Bad input: a clear error, a non-zero exit, and an existing datadir never touched.
         @Test("bad input fails clearly and never touches the datadir", arguments: [
             (["-e", "MYSQL_DATABASE=shop"], "no root password is set"),
             (["-e", "MYSQL_ROOT_PASSWORD=x", "-e", "MYSQL_USER=root", "-e", "MYSQL_PASSWORD=y"], "MYSQL_USER=root is not allowed"),
