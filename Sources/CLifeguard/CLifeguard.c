@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/prctl.h>
@@ -215,4 +216,13 @@ pid_t lg_peer_pid(int fd) {
     socklen_t length = sizeof credentials;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return -1;
     return credentials.pid;
+}
+
+int lg_mlockall_onfault(void) {
+#ifdef MCL_ONFAULT
+    return mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
 }

@@ -70,6 +70,9 @@ int lg_socket_error(int fd);
 /// The pid of the process at the other end of a connected unix socket (SO_PEERCRED), or -1.
 pid_t lg_peer_pid(int fd);
 
+/// mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT): lock pages as they are faulted in. 0 or -1.
+int lg_mlockall_onfault(void);
+
 /// fork(2), for the test helper (Swift marks fork unavailable on some platforms).
 pid_t lg_fork(void);
 

@@ -76,47 +76,87 @@ public struct Status: Equatable, Sendable {
     // MARK: - JSON
 
     public var json: String {
-        var memoryObject = JSONObjectWriter(indent: 2)
-        memoryObject.add("cgroup_version", memory.cgroupVersion?.rawValue)
-        memoryObject.add("cgroup", memory.cgroup)
-        memoryObject.add("guard", memory.guardState)
-        memoryObject.add("guard_reason", memory.guardReason)
-        memoryObject.add("usage_bytes", memory.usage)
-        memoryObject.add("working_set_bytes", memory.workingSet)
-        memoryObject.add("limit_bytes", memory.limit)
-        memoryObject.add("soft_limit_bytes", memory.softLimit)
-        memoryObject.add("high_bytes", memory.high)
-        memoryObject.add("trigger_bytes", memory.trigger)
-        memoryObject.add("kernel_oom_kills", memory.kernelOOMKills)
-        var eventObject: JSONObjectWriter?
-        if let lastEvent {
-            var object = JSONObjectWriter(indent: 2)
-            object.add("reason", lastEvent.reason)
-            object.add("at", lastEvent.at.rfc3339())
-            object.add("detail", lastEvent.detail)
-            eventObject = object
+        var writer = ByteWriter()
+        encode(into: &writer)
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    /// The status file's text, pretty-printed with two spaces, written into `writer` (reset first).
+    public func encode(into writer: inout ByteWriter) {
+        writer.reset()
+        var first = true
+        func key(_ name: StaticString, _ indent: StaticString = "  ") {
+            writer.append(first ? "\n" : ",\n")
+            first = false
+            writer.append(indent)
+            writer.append("\"")
+            writer.append(name)
+            writer.append("\": ")
         }
-        var root = JSONObjectWriter()
-        root.add("version", version)
-        root.add("state", state.rawValue)
-        root.add("pid", lifeguardPID)
-        root.add("child_pid", childPID)
-        root.add("command", command)
-        root.add("restarts", restarts)
-        root.add("memory_stops", memoryStops)
-        root.add("started_at", startedAt.rfc3339())
-        root.add("updated_at", updatedAt.rfc3339())
-        root.add("updated_monotonic_ns", updatedMonotonic?.nanoseconds)
-        root.add("boot_id", bootID)
-        root.add("status_interval_s", statusInterval.seconds)
-        root.add("readiness", readiness)
-        root.add("ready_since", readySince?.rfc3339())
-        root.add("server_version", serverVersion)
-        root.add("server_status", serverStatus)
-        root.add("exit_code", exitCode)
-        root.add("memory", object: memoryObject)
-        root.add("last_event", object: eventObject)
-        return root.text + "\n"
+        func string(_ value: String?) {
+            if let value { writer.appendJSONString(value) } else { writer.append("null") }
+        }
+        func number(_ value: UInt64?) {
+            if let value { writer.append(value) } else { writer.append("null") }
+        }
+        func integer(_ value: Int64?) {
+            if let value { writer.append(value) } else { writer.append("null") }
+        }
+        func time(_ value: WallClockTime?) {
+            if let value {
+                writer.append("\"")
+                writer.appendRFC3339(value)
+                writer.append("\"")
+            } else {
+                writer.append("null")
+            }
+        }
+        writer.append("{")
+        key("version"); string(version)
+        key("state"); string(state.rawValue)
+        key("pid"); integer(Int64(lifeguardPID))
+        key("child_pid"); integer(childPID.map(Int64.init))
+        key("command"); string(command)
+        key("restarts"); integer(Int64(restarts))
+        key("memory_stops"); integer(Int64(memoryStops))
+        key("started_at"); time(startedAt)
+        key("updated_at"); time(updatedAt)
+        key("updated_monotonic_ns"); integer(updatedMonotonic?.nanoseconds)
+        key("boot_id"); string(bootID)
+        key("status_interval_s"); writer.append(milliseconds: statusInterval.nanoseconds / 1_000_000)
+        key("readiness"); string(readiness)
+        key("ready_since"); time(readySince)
+        key("server_version"); string(serverVersion)
+        key("server_status"); string(serverStatus)
+        key("exit_code"); integer(exitCode.map(Int64.init))
+        key("memory")
+        writer.append("{")
+        first = true
+        key("cgroup_version", "    "); string(memory.cgroupVersion?.rawValue)
+        key("cgroup", "    "); string(memory.cgroup)
+        key("guard", "    "); string(memory.guardState)
+        key("guard_reason", "    "); string(memory.guardReason)
+        key("usage_bytes", "    "); number(memory.usage)
+        key("working_set_bytes", "    "); number(memory.workingSet)
+        key("limit_bytes", "    "); number(memory.limit)
+        key("soft_limit_bytes", "    "); number(memory.softLimit)
+        key("high_bytes", "    "); number(memory.high)
+        key("trigger_bytes", "    "); number(memory.trigger)
+        key("kernel_oom_kills", "    "); number(memory.kernelOOMKills)
+        writer.append("\n  }")
+        first = false
+        key("last_event")
+        if let lastEvent {
+            writer.append("{")
+            first = true
+            key("reason", "    "); string(lastEvent.reason)
+            key("at", "    "); time(lastEvent.at)
+            key("detail", "    "); string(lastEvent.detail)
+            writer.append("\n  }")
+        } else {
+            writer.append("null")
+        }
+        writer.append("\n}\n")
     }
 
     /// Reads a status file's JSON back; nil when it is not one (garbage, truncated, no state).

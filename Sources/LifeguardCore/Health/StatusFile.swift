@@ -5,8 +5,12 @@ import Glibc
 /// (0755) when missing.
 public struct AtomicFileWriter: Sendable {
     public let path: String
+    private let temporary: String
 
-    public init(path: String) { self.path = path }
+    public init(path: String) {
+        self.path = path
+        temporary = path + ".tmp.\(getpid())"
+    }
 
     public var directory: String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
@@ -14,12 +18,22 @@ public struct AtomicFileWriter: Sendable {
     }
 
     public func write(_ text: String) throws(Errno) {
-        try AtomicFileWriter.makeDirectories(directory)
-        let temporary = path + ".tmp.\(getpid())"
-        let fd = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        let bytes = Array(text.utf8)
+        try bytes.withUnsafeBytes { buffer in Result { () throws(Errno) in try write(bytes: buffer) } }.get()
+    }
+
+    /// The directory is created only when it is missing (the open says ENOENT), not on every write.
+    public func write(bytes: UnsafeRawBufferPointer) throws(Errno) {
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        } catch where error == .noEntry {
+            try AtomicFileWriter.makeDirectories(directory)
+            fd = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        }
         do {
             _ = fchmod(fd.rawValue, 0o644)
-            try fd.writeAll(text)
+            try fd.writeAll(bytes)
             fd.close()
         } catch {
             fd.close()
@@ -55,6 +69,8 @@ public final class StatusReporter {
     private var lastState: ServiceState?
     private var lastEvent: Status.Event?
     private var failing: [String: Errno] = [:]
+    /// The status file's bytes, rebuilt in place at every write.
+    private var writer = ByteWriter()
 
     public init(statusPath: String?, metricsPath: String?, interval: Duration, logger: Logger) {
         status = statusPath.map(AtomicFileWriter.init(path:))
@@ -73,13 +89,18 @@ public final class StatusReporter {
         nextWrite = now + interval
         lastState = current.state
         lastEvent = current.lastEvent
-        if let status { attempt(status, current.json) }
-        if let metrics { attempt(metrics, MetricsText.render(current)) }
+        if let status {
+            current.encode(into: &writer)
+            attempt(status) { () throws(Errno) in
+                try writer.bytes.withUnsafeBytes { buffer in Result { () throws(Errno) in try status.write(bytes: buffer) } }.get()
+            }
+        }
+        if let metrics { attempt(metrics) { () throws(Errno) in try metrics.write(MetricsText.render(current)) } }
     }
 
-    private func attempt(_ file: AtomicFileWriter, _ text: String) {
+    private func attempt(_ file: AtomicFileWriter, _ body: () throws(Errno) -> Void) {
         do {
-            try file.write(text)
+            try body()
             if failing.removeValue(forKey: file.path) != nil {
                 logger.info("status file writable again", [("path", .string(file.path))])
             }

@@ -12,6 +12,12 @@ public final class Health {
     var serverVersion: String?
     var readySince: WallClockTime?
     var lastEvent: Status.Event?
+    /// /proc/<pid>/comm of the main child, read into a fixed buffer; a String only when it changes
+    /// (the entrypoint exec'ing mysqld keeps the pid and changes the name).
+    private var commBuffer = [UInt8](repeating: 0, count: 64)
+    private var commBytes: [UInt8] = []
+    private var commName: String?
+    private var commPath: (pid: pid_t, path: String)?
 
     public init(notify: NotifyListener? = nil, prober: ReadinessProber? = nil,
                 reporter: StatusReporter = StatusReporter(statusPath: nil, metricsPath: nil, interval: .seconds(2), logger: Logger()),
@@ -32,6 +38,23 @@ public final class Health {
     func becameReady() {
         readySince = .now()
         prober?.end()
+    }
+
+    /// The running program's name.
+    func commandName(pid: pid_t) -> String? {
+        if commPath?.pid != pid { commPath = (pid, "/proc/\(pid)/comm") }
+        guard let path = commPath?.path, let file = try? FileDescriptor.open(path, O_RDONLY) else { return commName }
+        defer { file.close() }
+        let count = (try? commBuffer.withUnsafeMutableBytes { buffer in
+            Result { () throws(Errno) in try file.read(into: buffer) }
+        }.get()) ?? 0
+        var end = count
+        while end > 0, commBuffer[end - 1] == UInt8(ascii: "\n") { end -= 1 }
+        if end > 0, !commBytes.elementsEqual(commBuffer[0..<end]) {
+            commBytes = Array(commBuffer[0..<end])
+            commName = String(decoding: commBytes, as: UTF8.self)
+        }
+        return commName
     }
 
     func record(reason: String, detail: String) {

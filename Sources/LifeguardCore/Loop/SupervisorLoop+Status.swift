@@ -8,9 +8,7 @@ extension SupervisorLoop {
         status.exitCode = exitCode
         status.childPID = machine.childPID
         // What runs now (the entrypoint has exec'd mysqld), else the command's name.
-        if let pid = machine.childPID, let comm = try? FileDescriptor.readText("/proc/\(pid)/comm", limit: 64) {
-            status.command = String(comm.prefix { $0 != "\n" })
-        }
+        if let pid = machine.childPID, let name = health.commandName(pid: pid) { status.command = name }
         status.restarts = machine.restarts
         status.memoryStops = machine.memoryStops
         status.readiness = machine.readiness?.rawValue

@@ -23,6 +23,8 @@ public final class SupervisorLoop {
     private static let memorySlots = 3
     /// Something the status file shows changed: write it after this turn.
     var statusDirty = true
+    /// When start-up is over and the pages it used are dropped (`Footprint.settle`); nil once done.
+    private var settleAt: MonotonicInstant? = .now() + .seconds(5)
 
     public init(machine: Supervisor, spawner: ChildSpawner, signals: consuming SignalChannel, logger: Logger,
                 isInit: Bool, memory: MemoryGuard?, health: Health = Health()) {
@@ -72,6 +74,36 @@ public final class SupervisorLoop {
         }
         if MonotonicInstant.now() >= health.reporter.nextWrite { housekeeping() }
         if statusDirty { writeStatus() }
+        if let settleAt, MonotonicInstant.now() >= settleAt { settle() }
+    }
+
+    /// Once start-up is over: drop the pages it used, bring the memory-emergency path back in by
+    /// running it without effect, and lock what the loop uses (see `Footprint`).
+    private func settle() {
+        settleAt = nil
+        let debug = logger.isEnabled(.debug)
+        let before = debug ? Footprint.residentPages() : 0
+        Footprint.settle(Footprint.executableMappings())
+        warmEmergencyPath()
+        let locked = Footprint.lock()
+        if debug {
+            let page = Int(sysconf(Int32(_SC_PAGESIZE))) / 1024
+            logger.debug("settled", [("resident_kib_before", LogValue(before * page)),
+                                     ("memory_locked", locked.map { LogValue("no: \($0)") } ?? .bool(true))])
+        }
+    }
+
+    /// The path from a reading over the trigger to kill(2), run on copies with signal 0 (which only
+    /// checks the process exists), so that its pages are resident when it matters.
+    private func warmEmergencyPath() {
+        guard let memory, var policy = memory.policy else { return }
+        let now = MonotonicInstant.now()
+        _ = policy.evaluate(MemoryReading(usage: policy.trigger, inactiveFile: 0), now: now)
+        _ = memory.cgroup.read(exact: true)
+        guard let report = memory.report(for: .reachedTrigger) else { return }
+        var copy = machine
+        let actions = copy.memoryLimitReached(report, now: now)
+        if actions.count > 0, case .signal(_, let target) = actions[0] { send(Signal(rawValue: 0), to: target) }
     }
 
     /// One memory sample and, when it says so, the stop. This is the emergency path: from the reading
@@ -155,9 +187,9 @@ public final class SupervisorLoop {
         let now = MonotonicInstant.now()
         statusDirty = true
         guard let memory else { return }
-        let before = memory.notificationDescriptors.map(\.0)
+        let generation = memory.notificationGeneration
         log(memory.refresh(now: now))
-        if memory.notificationDescriptors.map(\.0) != before { rebuildPollSet() }
+        if memory.notificationGeneration != generation { rebuildPollSet() }
         if case .running = machine.phase, memory.nextSample == nil { memory.startSampling(now: now) }
     }
 
@@ -225,6 +257,7 @@ public final class SupervisorLoop {
     }
 
     func log(_ events: [MemoryGuardEvent]) {
+        guard !events.isEmpty else { return }
         for event in events {
             logger.log(event.logLevel, event.logMessage, event.logFields)
             if let (reason, detail) = event.statusEvent {

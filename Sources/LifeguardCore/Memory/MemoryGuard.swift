@@ -38,6 +38,9 @@ public final class MemoryGuard {
     public private(set) var oomNotification: CgroupEventNotification?
     /// Why kernel notifications could not be armed (read-only cgroupfs in a container), for the log.
     public private(set) var notificationError: Errno?
+    /// Changes whenever `notificationDescriptors` does: the loop rebuilds its poll set only then (and
+    /// builds no array to find out, which would be the idle loop's only allocation).
+    public private(set) var notificationGeneration = 0
     private var armedThreshold: UInt64?
     private var readingFailed = false
     private var refreshed = false
@@ -96,6 +99,7 @@ public final class MemoryGuard {
             } else {
                 policy = nil
                 nextSample = nil
+                if usageThreshold != nil { notificationGeneration += 1 }
                 usageThreshold = nil
                 armedThreshold = nil
                 events.append(.disarmed(limits: newLimits, setting: triggerSetting))
@@ -173,9 +177,11 @@ public final class MemoryGuard {
             usageThreshold = try CgroupEventNotification(directory: cgroup.location.directory,
                                                          watching: "memory.usage_in_bytes", argument: String(threshold))
             armedThreshold = threshold
+            notificationGeneration += 1
         } catch {
             usageThreshold = nil
             notificationError = error
+            notificationGeneration += 1
         }
     }
 }

@@ -92,7 +92,7 @@ public struct WallClockTime: Hashable, Sendable {
     }
 
     /// Days-from-civil inverse (Howard Hinnant's algorithm), so no libc time zone state is touched.
-    private var civil: (Int64, Int64, Int64, Int64, Int64, Int64) {
+    var civil: (Int64, Int64, Int64, Int64, Int64, Int64) {
         let days = secondsSinceEpoch >= 0 ? secondsSinceEpoch / 86_400 : (secondsSinceEpoch - 86_399) / 86_400
         let secondsOfDay = secondsSinceEpoch - days * 86_400
         let z = days + 719_468
