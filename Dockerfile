@@ -13,9 +13,10 @@ WORKDIR /src
 COPY Package.swift ./
 COPY Sources ./Sources
 COPY Tests ./Tests
-RUN swift build -c release --product lifeguard -Xswiftc -static-executable \
-    && mkdir -p /out && cp "$(swift build -c release --product lifeguard -Xswiftc -static-executable --show-bin-path)/lifeguard" /out/ \
-    && strip /out/lifeguard
+COPY scripts/build-static ./scripts/
+COPY scripts/hot-code/lifeguard.order ./scripts/hot-code/
+# The same script as outside Docker: lld with the hot-code order file, then strip.
+RUN scripts/build-static && mkdir -p /out && cp .build/static/lifeguard /out/
 
 FROM scratch AS binary-builder
 COPY --from=builder /out/lifeguard /lifeguard

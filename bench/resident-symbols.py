@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Which parts of a running binary are resident: maps /proc/PID/pagemap to the symbols of the
-executable (nm), so footprint work knows what to cut. Usage: resident-symbols.py PID UNSTRIPPED_BINARY"""
+executable (nm), so footprint work knows what to cut. Usage: resident-symbols.py PID UNSTRIPPED_BINARY [N]
+(the unstripped build of the binary PID runs: .build/static/lifeguard.unstripped)"""
 import bisect, collections, subprocess, sys
 
 pid, binary = int(sys.argv[1]), sys.argv[2]
 exe = open(f"/proc/{pid}/maps").read().splitlines()
+executable = __import__("os").readlink(f"/proc/{pid}/exe")
 symbols = []
 for line in subprocess.run(["nm", "-n", "--defined-only", "-C", binary], capture_output=True, text=True).stdout.splitlines():
     parts = line.split(" ", 2)
@@ -18,7 +20,7 @@ regions = collections.Counter()
 with open(f"/proc/{pid}/pagemap", "rb") as pagemap:
     for line in exe:
         fields = line.split()
-        if len(fields) < 6 or not fields[5].endswith(binary.split("/")[-1]): continue
+        if len(fields) < 6 or fields[5] != executable: continue
         start, end = (int(x, 16) for x in fields[0].split("-"))
         offset = int(fields[2], 16)
         for address in range(start, end, page):

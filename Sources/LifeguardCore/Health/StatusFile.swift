@@ -2,14 +2,21 @@ import Glibc
 
 /// Writes a small file atomically: a temporary file in the same directory, then rename(2), so a
 /// probe never reads half a file. World-readable (0644, whatever the umask), directory created
-/// (0755) when missing.
-public struct AtomicFileWriter: Sendable {
+/// (0755) when missing. A class: the loop holds it in an optional, and copying an optional struct
+/// of strings goes through generic value witnesses (code the steady state otherwise never runs).
+public final class AtomicFileWriter: Sendable {
     public let path: String
     private let temporary: String
+    /// Both paths as C strings, made once: a Swift String passed to open(2) is copied into a new
+    /// array on every call, code the steady loop otherwise never runs (see `Footprint`).
+    private let pathC: ContiguousArray<CChar>
+    private let temporaryC: ContiguousArray<CChar>
 
     public init(path: String) {
         self.path = path
         temporary = path + ".tmp.\(getpid())"
+        pathC = path.utf8CString
+        temporaryC = temporary.utf8CString
     }
 
     public var directory: String {
@@ -24,6 +31,15 @@ public struct AtomicFileWriter: Sendable {
 
     /// The directory is created only when it is missing (the open says ENOENT), not on every write.
     public func write(bytes: UnsafeRawBufferPointer) throws(Errno) {
+        let result = temporaryC.withUnsafeBufferPointer { temporary in
+            pathC.withUnsafeBufferPointer { path in
+                Result { () throws(Errno) in try write(bytes: bytes, temporary: temporary.baseAddress!, path: path.baseAddress!) }
+            }
+        }
+        try result.get()
+    }
+
+    private func write(bytes: UnsafeRawBufferPointer, temporary: UnsafePointer<CChar>, path: UnsafePointer<CChar>) throws(Errno) {
         let fd: FileDescriptor
         do {
             fd = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
@@ -68,7 +84,9 @@ public final class StatusReporter {
     public private(set) var nextWrite: MonotonicInstant
     private var lastState: ServiceState?
     private var lastEvent: Status.Event?
-    private var failing: [String: Errno] = [:]
+    /// Whether the last write of each file failed (the warning is logged once, on the change).
+    private var statusFailing = false
+    private var metricsFailing = false
     /// The status file's bytes, rebuilt in place at every write.
     private var writer = ByteWriter()
 
@@ -91,25 +109,26 @@ public final class StatusReporter {
         lastEvent = current.lastEvent
         if let status {
             current.encode(into: &writer)
-            attempt(status) { () throws(Errno) in
+            attempt(status, failing: &statusFailing) { () throws(Errno) in
                 try writer.bytes.withUnsafeBytes { buffer in Result { () throws(Errno) in try status.write(bytes: buffer) } }.get()
             }
         }
-        if let metrics { attempt(metrics) { () throws(Errno) in try metrics.write(MetricsText.render(current)) } }
+        if let metrics { attempt(metrics, failing: &metricsFailing) { () throws(Errno) in try metrics.write(MetricsText.render(current)) } }
     }
 
-    private func attempt(_ file: AtomicFileWriter, _ body: () throws(Errno) -> Void) {
+    private func attempt(_ file: AtomicFileWriter, failing: inout Bool, _ body: () throws(Errno) -> Void) {
         do {
             try body()
-            if failing.removeValue(forKey: file.path) != nil {
+            if failing {
+                failing = false
                 logger.info("status file writable again", [("path", .string(file.path))])
             }
         } catch {
-            if failing[file.path] == nil {
+            if !failing {
+                failing = true
                 logger.warn("cannot write the status file; still supervising, retrying every interval",
                             [("path", .string(file.path)), ("error", .string(error.description))])
             }
-            failing[file.path] = error
         }
     }
 }

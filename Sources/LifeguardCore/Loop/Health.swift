@@ -17,7 +17,8 @@ public final class Health {
     private var commBuffer = [UInt8](repeating: 0, count: 64)
     private var commBytes: [UInt8] = []
     private var commName: String?
-    private var commPath: (pid: pid_t, path: String)?
+    /// /proc/PID/comm of the current child as a C string, made once per child.
+    private var commPath: (pid: pid_t, path: ContiguousArray<CChar>)?
 
     public init(notify: NotifyListener? = nil, prober: ReadinessProber? = nil,
                 reporter: StatusReporter = StatusReporter(statusPath: nil, metricsPath: nil, interval: .seconds(2), logger: Logger()),
@@ -42,8 +43,10 @@ public final class Health {
 
     /// The running program's name.
     func commandName(pid: pid_t) -> String? {
-        if commPath?.pid != pid { commPath = (pid, "/proc/\(pid)/comm") }
-        guard let path = commPath?.path, let file = try? FileDescriptor.open(path, O_RDONLY) else { return commName }
+        if commPath?.pid != pid { commPath = (pid, "/proc/\(pid)/comm".utf8CString) }
+        guard let path = commPath?.path,
+              let file = path.withUnsafeBufferPointer({ try? FileDescriptor.open($0.baseAddress!, O_RDONLY) })
+        else { return commName }
         defer { file.close() }
         let count = (try? commBuffer.withUnsafeMutableBytes { buffer in
             Result { () throws(Errno) in try file.read(into: buffer) }

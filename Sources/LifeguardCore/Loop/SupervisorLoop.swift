@@ -96,9 +96,9 @@ public final class SupervisorLoop {
     /// The path from a reading over the trigger to kill(2), run on copies with signal 0 (which only
     /// checks the process exists), so that its pages are resident when it matters.
     private func warmEmergencyPath() {
-        guard let memory, var policy = memory.policy else { return }
+        guard let memory, let trigger = memory.policy?.trigger else { return }
         let now = MonotonicInstant.now()
-        _ = policy.evaluate(MemoryReading(usage: policy.trigger, inactiveFile: 0), now: now)
+        _ = memory.policy?.decide(MemoryReading(usage: trigger, inactiveFile: 0), growthRate: 0)
         _ = memory.cgroup.read(exact: true)
         guard let report = memory.report(for: .reachedTrigger) else { return }
         var copy = machine

@@ -136,12 +136,13 @@ public final class MemoryGuard {
     /// One sample: read, decide, schedule the next. Allocates nothing; returns `.fire` when the
     /// database must be stopped now. nil when off, or when the files could not be read (the next
     /// attempt is scheduled at the minimum interval and `readingFailed` reports it once).
+    /// The policy is used in place (`policy?.`), never copied out: a copy of its growth window goes
+    /// through generic value witnesses, code nothing else in the steady state runs.
     public func sample(now: MonotonicInstant) -> MemoryPolicy.Decision? {
-        guard var policy else { return nil }
-        defer { self.policy = policy }
+        guard policy != nil else { return nil }
         if let planned = nextSample { lastSampleDelay = now - planned }
         var reading = cgroup.read(exact: false)
-        if let usage = reading?.usage, policy.needsExactReading(usage: usage) {
+        if let usage = reading?.usage, policy?.needsExactReading(usage: usage) == true {
             reading = cgroup.read(exact: true)
         }
         guard let reading else {
@@ -151,7 +152,7 @@ public final class MemoryGuard {
         }
         readingFailed = false
         lastReading = reading
-        let decision = policy.evaluate(reading, now: now)
+        guard let decision = policy?.evaluate(reading, now: now) else { return nil }
         switch decision {
         case .fire: nextSample = nil
         case .sampleAgain(let after): nextSample = now + after
@@ -164,9 +165,9 @@ public final class MemoryGuard {
 
     /// The figures behind a firing decision, for the log and the status.
     public func report(for reason: MemoryPolicy.FireReason) -> MemoryTriggerReport? {
-        guard let policy, let lastReading else { return nil }
-        return MemoryTriggerReport(reading: lastReading, trigger: policy.trigger, hardLimit: policy.hardLimit,
-                                   reason: reason, growthRate: policy.growthRate, sampleDelay: lastSampleDelay)
+        guard let trigger = policy?.trigger, let growthRate = policy?.growthRate, let lastReading else { return nil }
+        return MemoryTriggerReport(reading: lastReading, trigger: trigger, hardLimit: policy?.hardLimit,
+                                   reason: reason, growthRate: growthRate, sampleDelay: lastSampleDelay)
     }
 
     /// v1, where writable: the kernel wakes Lifeguard when usage crosses into the zone where the exact

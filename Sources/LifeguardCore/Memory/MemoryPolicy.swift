@@ -78,10 +78,15 @@ public struct MemoryPolicy: Sendable {
     }
 
     public mutating func evaluate(_ reading: MemoryReading, now: MonotonicInstant) -> Decision {
-        let level = reading.workingSet
-        history.add(level: level, at: now)
+        history.add(level: reading.workingSet, at: now)
         growthRate = history.rate(over: settings.rateWindow)
+        return decide(reading, growthRate: growthRate)
+    }
 
+    /// The decision for `reading` at `growthRate`, with no effect: `evaluate` once the growth window
+    /// has the reading (and, run on its own, how the loop brings this code in before it is needed).
+    public func decide(_ reading: MemoryReading, growthRate: Double) -> Decision {
+        let level = reading.workingSet
         // Only the real working set can stop the database: page cache alone never does.
         if reading.isExact && level >= trigger { return .fire(.reachedTrigger) }
 
@@ -108,6 +113,6 @@ public struct MemoryPolicy: Sendable {
         let minimum = settings.minimumInterval.seconds
         let maximum = settings.maximumInterval.seconds
         let bounded = seconds.isFinite ? min(max(seconds, minimum), maximum) : maximum
-        return .nanoseconds(Int64(bounded * 1e9))
+        return .exactly(nanoseconds: Int64(bounded * 1e9))
     }
 }

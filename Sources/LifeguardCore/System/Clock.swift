@@ -21,7 +21,7 @@ public struct MonotonicInstant: Comparable, Hashable, Sendable, CustomStringConv
     }
 
     public static func - (lhs: MonotonicInstant, rhs: MonotonicInstant) -> Duration {
-        .nanoseconds(lhs.nanoseconds &- rhs.nanoseconds)
+        .exactly(nanoseconds: lhs.nanoseconds &- rhs.nanoseconds)
     }
 
     public var description: String { "\(nanoseconds)ns" }
@@ -35,21 +35,23 @@ extension Int64 {
     }
 }
 
+/// Conversions the loop runs on every turn. They go through `attoseconds` and inline Int128
+/// arithmetic rather than `components` and `.nanoseconds(_:)`: those call into the standard
+/// library's one large code section, and touching it costs Lifeguard's steady state hundreds of
+/// kilobytes of resident code (see `Footprint`).
 extension Duration {
-    /// The duration in whole nanoseconds, clamped to Int64.
     @inline(__always)
-    public var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return seconds > 0 ? .max : .min }
-        return scaled.addingClamped(attoseconds / 1_000_000_000)
+    public static func exactly(nanoseconds: Int64) -> Duration {
+        Duration(attoseconds: Int128(nanoseconds) &* 1_000_000_000)
     }
 
-    /// The duration in seconds as a Double, for logs and the status file.
-    public var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
+    /// The duration in whole nanoseconds, clamped to Int64.
+    @inline(__always)
+    public var nanoseconds: Int64 { Int64(clamping: attoseconds / 1_000_000_000) }
+
+    /// The duration in seconds as a Double, for arithmetic with rates, logs and the status file.
+    @inline(__always)
+    public var seconds: Double { Double(nanoseconds) / 1e9 }
 
     /// `timespec` for ppoll(2); negative durations become zero.
     var timespec: Glibc.timespec {

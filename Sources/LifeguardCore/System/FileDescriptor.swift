@@ -17,6 +17,12 @@ public struct FileDescriptor: Hashable, Sendable {
         return FileDescriptor(rawValue: fd)
     }
 
+    /// `open(path, flags | O_CLOEXEC, mode)` with a C string made once by the caller.
+    public static func open(_ path: UnsafePointer<CChar>, _ flags: Int32, mode: mode_t = 0) throws(Errno) -> FileDescriptor {
+        let fd = try retryingInterrupts { Glibc.open(path, flags | O_CLOEXEC, mode) }
+        return FileDescriptor(rawValue: fd)
+    }
+
     /// `openat(directory, path, flags | O_CLOEXEC, mode)`.
     public static func open(
         _ path: String, relativeTo directory: FileDescriptor, _ flags: Int32, mode: mode_t = 0
