@@ -1,0 +1,93 @@
+"""Item 2: what supervising costs while nothing happens. Idle MariaDB servers in 256 MiB cgroups, under
+Lifeguard (on the host, and as in a container) and under tini, and naive fixed-interval pollers watching
+the first one's cgroup, all measured over the same window: CPU time and wake-ups (context switches) of
+the supervisor alone."""
+import subprocess
+import time
+
+from common import LIFEGUARD, MIB, NAIVE_POLLER, TINI, Cgroup, MariaDB, children_of, context_switches, cpu_seconds, stop
+from race import container, stop_container
+
+LIMIT = 256 * MIB
+POLL_INTERVALS_US = [100_000, 10_000, 1_000]
+# (name, as in a container?, Lifeguard's extra environment; None: tini)
+SUPERVISORS = [
+    ("lifeguard, host (kernel threshold armed)", False, []),
+    ("lifeguard, container (read-only cgroupfs: polling)", True, []),
+    ("lifeguard, container, LIFEGUARD_FILL_RATE=1G/s", True, ["LIFEGUARD_FILL_RATE=1G/s"]),
+    ("tini", False, None),
+]
+
+
+def start_server(name, as_container, lifeguard_environment, cgroup):
+    server = MariaDB(name)
+    if lifeguard_environment is None:
+        command = cgroup.enter_command([TINI, "--"] + server.command())
+    else:
+        command = (["env", f"LIFEGUARD_STATUS_FILE={server.directory}/status/status.json"] + lifeguard_environment
+                   + [LIFEGUARD, "--"] + server.command())
+        command = container(cgroup, command) if as_container else cgroup.enter_command(command)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not server.wait_ready():
+        raise SystemExit(f"bench: MariaDB under {name} did not start; see {server.log}")
+    # The supervisor itself: under unshare, PID 1 of the namespace.
+    supervisor = children_of(process.pid)[0] if as_container else process.pid
+    return server, process, supervisor
+
+
+def run(options):
+    window = 20 if options.quick else 60
+    cgroups = [Cgroup(f"idle-{index}", LIMIT) for index in range(len(SUPERVISORS))]
+    started = []
+    pollers = []
+    try:
+        for (name, as_container, environment), cgroup in zip(SUPERVISORS, cgroups):
+            started.append((name, cgroup) + start_server(f"idle-{len(started)}", as_container, environment, cgroup))
+        trigger = int(LIMIT / 1.05)
+        watched_server = started[0][3]
+        pollers = [subprocess.Popen([NAIVE_POLLER, cgroups[0].path, str(interval), str(trigger), str(watched_server.pid)],
+                                    stdout=subprocess.DEVNULL) for interval in POLL_INTERVALS_US]
+        # Past Lifeguard's settle (5 s) and MariaDB's own start-up work.
+        time.sleep(8)
+        watched = [(name, supervisor, cgroup) for name, cgroup, _, _, supervisor in started]
+        watched += [(f"naive poller, {interval // 1000} ms", poller.pid, cgroups[0])
+                    for interval, poller in zip(POLL_INTERVALS_US, pollers)]
+        before = {pid: (cpu_seconds(pid), context_switches(pid)) for _, pid, _ in watched}
+        began = time.monotonic()
+        time.sleep(window)
+        elapsed = time.monotonic() - began
+        rows = []
+        for name, pid, cgroup in watched:
+            cpu = cpu_seconds(pid) - before[pid][0]
+            wakeups = context_switches(pid) - before[pid][1]
+            rows.append([name, f"{cgroup.working_set() / cgroup.limit * 100:.0f} %",
+                         f"{cpu * 1000:.0f} ms", f"{cpu / elapsed * 100:.3f} %", f"{wakeups / elapsed * 60:.0f}",
+                         f"{cpu / max(wakeups, 1) * 1e6:.0f} µs"])
+            options.log(f"idle {name}: cpu {cpu:.3f} s, wake-ups {wakeups} in {elapsed:.1f} s")
+    finally:
+        for poller in pollers:
+            poller.kill()
+            poller.wait()
+        for name, _, server, process, _ in started:
+            (stop_container if "container" in name else stop)(process)
+            server.remove()
+        for cgroup in cgroups:
+            cgroup.close()
+    share = {row[0]: float(row[3].split()[0]) for row in rows}
+    return {
+        "title": f"2. Idle cost: supervising an idle MariaDB for {window} s",
+        "header": ["supervisor", "working set / limit", "CPU in the window", "of one core", "wake-ups per minute",
+                   "CPU per wake-up"],
+        "rows": rows,
+        "goal": "Lifeguard ≤ 0.05 % of one core",
+        "met": share[SUPERVISORS[0][0]] <= 0.05 and share[SUPERVISORS[1][0]] <= 0.05,
+        "notes": ["CPU is the scheduler's run time of every thread (/proc/PID/task/*/schedstat, nanoseconds); "
+                  "wake-ups are voluntary + involuntary context switches. The pollers watch the first server's "
+                  "cgroup with a trigger that is not reached; they are what a fixed interval costs.",
+                  "Host: the cgroup is writable, so the kernel's usage threshold (cgroup.event_control) wakes Lifeguard "
+                  "when memory nears the trigger and it samples once a second below it. Container: PID 1 with cgroupfs "
+                  "read-only (as in Docker), where no kernel notification can be armed and the guard polls as fast as "
+                  "LIFEGUARD_FILL_RATE requires: at 30 % of 256 MiB and 4 GiB/s, a sample about every 40 ms. A wake-up "
+                  "itself costs about 40 µs of CPU on this virtual machine (a bare nanosleep loop, measured); section 4's "
+                  "burst from 30 % shows what a lower fill rate costs in safety."],
+    }

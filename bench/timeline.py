@@ -1,0 +1,62 @@
+"""Reads the hog's timeline (Sources/CTestHelperSupport/Timeline.c): when the working set crossed the
+trigger and when SIGTERM arrived, both measured in the child."""
+import struct
+
+
+class Timeline:
+    def __init__(self, path):
+        data = open(path, "rb").read()
+        term, count = struct.unpack_from("<qq", data, 0)
+        count = min(count, (len(data) - 16) // 24)
+        values = struct.unpack_from(f"<{3 * count}q", data, 16)
+        self.term_ns = term or None
+        entries = [values[i:i + 3] for i in range(0, 3 * count, 3)]
+        # (working set read, memset began, working set after the chunk), in the order they were read
+        self.chunks = sorted((read, began, working_set) for began, read, working_set in entries if read > 0 and working_set >= 0)
+        self.readings = [(read, working_set) for read, _, working_set in self.chunks]
+        # Chunks SIGTERM interrupted: only their beginning is known.
+        self.interrupted = sorted(began for began, read, _ in entries if read == 0 and began > 0)
+
+    def rate(self):
+        """Growth of the working set over the recorded readings, bytes per second."""
+        if len(self.readings) < 2:
+            return None
+        (t0, w0), (t1, w1) = self.readings[0], self.readings[-1]
+        return (w1 - w0) / ((t1 - t0) / 1e9) if t1 > t0 else None
+
+    def memset_ns(self):
+        """How long touching one chunk takes (the median of the completed ones)."""
+        durations = sorted(read - began for read, began, _ in self.chunks)
+        return durations[len(durations) // 2] if durations else 0
+
+    def crossing_ns(self, trigger, chunk_bytes=1 << 20):
+        """When the working set reached `trigger`: within the memset of the chunk that crossed it, in
+        proportion to how far into the chunk the trigger lies. When SIGTERM interrupted the chunk that
+        would have crossed, the same proportion of a typical memset after it began; when the child was
+        stopped before, extrapolated at the recorded rate (growth resumes at its next chunk)."""
+        previous = None
+        for read, began, working_set in self.chunks:
+            if working_set >= trigger:
+                if previous is None or working_set <= previous[1]:
+                    return began
+                fraction = (trigger - previous[1]) / (working_set - previous[1])
+                return began + fraction * (read - began)
+            previous = (read, working_set)
+        if previous is None:
+            return None
+        if self.interrupted:
+            fraction = (trigger - previous[1]) / chunk_bytes
+            if fraction <= 1:
+                return self.interrupted[0] + fraction * self.memset_ns()
+        rate = self.rate()
+        if not rate or rate <= 0:
+            return None
+        return previous[0] + (trigger - previous[1]) / rate * 1e9
+
+    def reaction_ms(self, trigger):
+        """SIGTERM's arrival minus the crossing, in ms; negative when the guard fired before the trigger
+        (on the growth rate). None without SIGTERM or readings."""
+        crossing = self.crossing_ns(trigger)
+        if self.term_ns is None or crossing is None:
+            return None
+        return (self.term_ns - crossing) / 1e6
