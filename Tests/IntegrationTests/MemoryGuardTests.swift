@@ -172,6 +172,40 @@ extension RealSystemTests {
                     "\(process.stderr)")
         }
 
+        /// The hardest case for a poller: a long still spell far from the trigger, then a burst at the
+        /// machine's maximum (two threads). Where a kernel threshold is armed the guard samples once a
+        /// second below it and the kernel wakes it at the threshold; in a container it polls at the
+        /// pace the fill rate sets. Either way the burst is caught.
+        @Test("still at 30 %, then a burst at the maximum rate: slow sampling under a kernel threshold, no OOM kill either way",
+              arguments: [false, true])
+        func burstAfterStillSpell(asContainer: Bool) throws {
+            let cgroup = try TestCgroup(limit: MemoryGuardTests.hardLimit)
+            let (process, lifeguard) = try cgroup.startLifeguard(["--log-level", "debug", "--on-memory-limit", "exit", "--status-file", "none",
+                                                                  "--ready-address", "none", helper, "hog", "max", "--threads", "2",
+                                                                  "--prefill", "77", "--pause", "4"], asContainer: asContainer)
+            usleep(1_200_000)
+            let before = Self.contextSwitches(lifeguard)
+            usleep(2_000_000)
+            let wakeUps = Self.contextSwitches(lifeguard) - before
+            #expect(process.exitCode(timeout: .seconds(30)) == 75, "\(process.stderr)")
+            #expect(cgroup.oomKills == 0)
+            if asContainer {
+                // 30 % of 256 MiB, 4 GiB/s: a sample about every 40 ms.
+                #expect(wakeUps >= 20, "\(wakeUps) wake-ups in 2 s")
+                #expect(!process.stderr.contains("kernel memory notification"))
+            } else {
+                #expect(wakeUps <= 6, "\(wakeUps) wake-ups in 2 s under an armed threshold")
+                #expect(process.stderr.contains(#"msg="kernel memory notification""#), "\(process.stderr)")
+            }
+        }
+
+        /// Voluntary and involuntary context switches of a process: one per wake-up at least.
+        static func contextSwitches(_ pid: pid_t) -> Int {
+            let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+            return status.split(separator: "\n").filter { $0.contains("ctxt_switches") }
+                .compactMap { Int($0.split(separator: "\t").last ?? "") }.reduce(0, +)
+        }
+
         @Test("a main child killed by the kernel OOM killer: the log says so before the exit")
         func mainChildOOMKilled() throws {
             let cgroup = try TestCgroup(limit: 128 * TestCgroup.mib)

@@ -59,11 +59,13 @@ public final class SupervisorLoop {
         handleMemoryNotifications(now: now)
         if let due = memory?.nextSample, now >= due { sampleMemory(now: now) }
         var childSignalled = false
-        signals.drain { signal, _ in
-            if signal == .child {
-                childSignalled = true
-            } else {
-                perform(machine.signalReceived(signal, now: .now()))
+        if pollSet[0].revents != 0 {
+            signals.drain { signal, _ in
+                if signal == .child {
+                    childSignalled = true
+                } else {
+                    perform(machine.signalReceived(signal, now: .now()))
+                }
             }
         }
         if childSignalled { reap() }

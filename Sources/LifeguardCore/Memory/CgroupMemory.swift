@@ -88,18 +88,15 @@ public final class CgroupMemory {
         return CgroupFileParser.limit(bytes).bytes
     }
 
-    /// The file's content in the shared buffer (valid until the next read), or nil on error.
+    /// The file's content in the shared buffer (valid until the next read), or nil on error. A cgroup
+    /// file is generated whole by each read from offset 0, so one pread is the whole file (up to the
+    /// buffer's 32 KB; memory.stat is about 1.5 KB): a sample is one system call.
     private func readWhole(_ file: FileDescriptor) -> UnsafeRawBufferPointer? {
-        var total = 0
-        while total < buffer.count {
-            let count: Int
-            do {
-                count = try file.read(fromAbsoluteOffset: total, into: UnsafeMutableRawBufferPointer(rebasing: buffer[total...]))
-            } catch {
-                return nil
-            }
-            if count == 0 { break }
-            total += count
+        let total: Int
+        do {
+            total = try file.read(fromAbsoluteOffset: 0, into: buffer)
+        } catch {
+            return nil
         }
         return UnsafeRawBufferPointer(rebasing: buffer[0..<total])
     }

@@ -128,9 +128,13 @@ public final class MemoryGuard {
 
     public func stopSampling() { nextSample = nil }
 
-    /// A kernel notification arrived: sample at once.
+    /// A kernel notification arrived: sample at once. The growth history is dropped: the last sample
+    /// may be a second old (below an armed threshold the guard samples slowly), and a rate averaged
+    /// over it would hide the burst that crossed the threshold.
     public func sampleSoon(now: MonotonicInstant) {
-        if policy != nil, nextSample != nil { nextSample = now }
+        guard policy != nil, nextSample != nil else { return }
+        policy?.reset()
+        nextSample = now
     }
 
     /// One sample: read, decide, schedule the next. Allocates nothing; returns `.fire` when the
@@ -155,7 +159,14 @@ public final class MemoryGuard {
         guard let decision = policy?.evaluate(reading, now: now) else { return nil }
         switch decision {
         case .fire: nextSample = nil
-        case .sampleAgain(let after): nextSample = now + after
+        case .sampleAgain(let after):
+            // Below an armed kernel threshold the kernel wakes the loop when usage crosses it, so
+            // only a slow sample is needed (the growth rate and the limits stay current).
+            if usageThreshold != nil, let armedThreshold, reading.usage < armedThreshold {
+                nextSample = now + max(after, policySettings.maximumInterval)
+            } else {
+                nextSample = now + after
+            }
         }
         return decision
     }
