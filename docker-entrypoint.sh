@@ -54,25 +54,32 @@ sql_string() {
 }
 sql_identifier() { printf '%s' "${1//\`/\`\`}"; }
 
-# server_settings "$@": the effective datadir and socket, from the server's own view of its options.
+# server_settings "$@": the flavour, the effective datadir and socket, from one run of the server's own
+# view of its options (about 50 ms: it is the entrypoint's largest cost, and every in-place restart
+# pays it). The step down from root passes them on rather than asking the server again.
 server_settings() {
-    local help
-    help=$("$@" --verbose --help 2>/dev/null) || fail "the server refused its configuration: $("$@" --verbose --help 2>&1 >/dev/null | tail -n 3)"
-    DATADIR=$(awk '$1 == "datadir" && /^[^ \t]/ { print $2; exit }' <<<"$help")
-    SOCKET=$(awk '$1 == "socket" && /^[^ \t]/ { print $2; exit }' <<<"$help")
-    DATADIR=${DATADIR%/}
+    if [ -n "${_ENTRYPOINT_DATADIR:-}" ]; then
+        FLAVOR=$_ENTRYPOINT_FLAVOR DATADIR=$_ENTRYPOINT_DATADIR SOCKET=$_ENTRYPOINT_SOCKET
+        unset _ENTRYPOINT_FLAVOR _ENTRYPOINT_DATADIR _ENTRYPOINT_SOCKET
+    else
+        local help
+        help=$("$@" --verbose --help 2>/dev/null) || fail "the server refused its configuration: $("$@" --verbose --help 2>&1 >/dev/null | tail -n 3)"
+        FLAVOR=mysql
+        case "${help%%$'\n'*}" in *[Mm]aria[Dd][Bb]*) FLAVOR=mariadb ;; esac
+        DATADIR=$(awk '$1 == "datadir" && /^[^ \t]/ { print $2; exit }' <<<"$help")
+        SOCKET=$(awk '$1 == "socket" && /^[^ \t]/ { print $2; exit }' <<<"$help")
+        DATADIR=${DATADIR%/}
+    fi
     if [ -z "$DATADIR" ] || [ -z "$SOCKET" ]; then
         fail "cannot read datadir and socket from $1 --verbose --help"
     fi
 }
 
 find_tools() {
-    if "$1" --version 2>/dev/null | grep -qi mariadb; then
-        FLAVOR=mariadb
+    if [ "$FLAVOR" = mariadb ]; then
         CLIENT=$(command -v mariadb || command -v mysql)
         TZINFO_TO_SQL=$(command -v mariadb-tzinfo-to-sql || command -v mysql_tzinfo_to_sql || true)
     else
-        FLAVOR=mysql
         CLIENT=$(command -v mysql)
         TZINFO_TO_SQL=$(command -v mysql_tzinfo_to_sql || true)
     fi
@@ -254,15 +261,16 @@ main() {
         exec "$@"
     fi
     check_environment
-    find_tools "$1"
     server_settings "$@"
+    find_tools
 
     # As root: make the directories the server needs, then run again as mysql (the same process, so
     # Lifeguard's main child stays the server).
     if [ "$(id -u)" = 0 ]; then
         mkdir -p "$DATADIR" "$(dirname "$SOCKET")"
         chown mysql:mysql "$DATADIR" "$(dirname "$SOCKET")"
-        exec lifeguard run-as mysql "$0" "$@"
+        _ENTRYPOINT_FLAVOR=$FLAVOR _ENTRYPOINT_DATADIR=$DATADIR _ENTRYPOINT_SOCKET=$SOCKET \
+            exec lifeguard run-as mysql "$0" "$@"
     fi
 
     render_config "$@"
