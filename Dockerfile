@@ -44,7 +44,9 @@ RUN set -eu; \
     conf=/etc/mysql/conf.d; [ -d /etc/mysql/mariadb.conf.d ] && conf=/etc/mysql/mariadb.conf.d; \
     printf '[mysqld]\nbind-address = 0.0.0.0\nskip-name-resolve\n' > "$conf/zz-docker.cnf"; \
     chmod 0755 /usr/local/bin/lifeguard /usr/local/bin/docker-entrypoint.sh
-ENV LIFEGUARD_STATUS_FILE=/run/lifeguard/status.json
+# A mysqld that crashes (SIGSEGV, SIGABRT, the kernel OOM killer) is started again in place, with
+# backoff and a cap, as MariaDB's own systemd unit does (Restart=on-abort).
+ENV LIFEGUARD_STATUS_FILE=/run/lifeguard/status.json LIFEGUARD_ON_CRASH=restart
 VOLUME /var/lib/mysql
 EXPOSE 3306 33060
 STOPSIGNAL SIGTERM

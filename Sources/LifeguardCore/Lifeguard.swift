@@ -61,7 +61,7 @@ public enum Lifeguard {
         }
         let machine = Supervisor(settings: .init(
             gracePeriod: configuration.gracePeriod, signalProcessGroup: configuration.signalProcessGroup,
-            onMemoryLimit: configuration.onMemoryLimit, maxRestarts: configuration.maxRestarts,
+            onMemoryLimit: configuration.onMemoryLimit, onCrash: configuration.onCrash, maxRestarts: configuration.maxRestarts,
             restartWindow: configuration.restartWindow, restartExitCode: configuration.restartExitCode))
         let memory = makeMemoryGuard(configuration, logger: logger)
         let health = makeHealth(configuration, logger: logger)

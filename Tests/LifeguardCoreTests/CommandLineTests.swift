@@ -46,7 +46,7 @@ struct CommandLineTests {
 
     @Test("errors name the source, the value and what is accepted")
     func errors() {
-        #expect(throws: ConfigurationError.invalid("LIFEGUARD_GRACE_PERIOD", value: "x", accepted: ValueParsers.durationAccepted)) {
+        #expect(throws: ConfigurationError.invalid("LIFEGUARD_GRACE_PERIOD", value: "x", accepted: "a duration greater than zero: seconds (60, 2.5) or with ms, s, m or h (90s, 2m)")) {
             try CommandLineParser.parse(arguments: ["c"], environment: ["LIFEGUARD_GRACE_PERIOD": "x"])
         }
         let empty = ConfigurationError.invalid("LIFEGUARD_LOG_LEVEL", value: "", accepted: "debug, info, warn or error")

@@ -9,6 +9,8 @@ public struct Configuration: Sendable, Equatable {
     /// What the hard limit keeps above an automatic trigger.
     public var headroom: Headroom = .percent(5)
     public var onMemoryLimit: MemoryLimitAction = .restart
+    /// After a crash (killed by a signal Lifeguard did not send): exit with 128+N, or start again.
+    public var onCrash: CrashAction = .exit
     public var maxRestarts = 5
     /// The exit code that means "start me again" (MySQL's RESTART statement: 16); nil: none does.
     public var restartExitCode: Int32? = Supervisor.restartExitCode

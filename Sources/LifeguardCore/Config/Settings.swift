@@ -2,9 +2,10 @@
 /// flag, its default, what it accepts, and the parser that fills the configuration.
 extension Configuration {
     public static let settings: [Setting] = [
-        Setting("LIFEGUARD_GRACE_PERIOD", flag: "--grace-period", default: "60s", accepted: ValueParsers.durationAccepted,
+        Setting("LIFEGUARD_GRACE_PERIOD", flag: "--grace-period", default: "60s",
+                accepted: "a duration greater than zero: seconds (60, 2.5) or with ms, s, m or h (90s, 2m)",
                 "How long a stopping child gets between SIGTERM and SIGKILL; also the wait for leftover processes.",
-                parse: ValueParsers.duration, into: \.gracePeriod),
+                parse: { ValueParsers.duration($0).flatMap { $0 > .zero ? $0 : nil } }, into: \.gracePeriod),
         Setting("LIFEGUARD_PROCESS_GROUP", flag: "--process-group", isSwitch: true, default: "false",
                 accepted: ValueParsers.booleanAccepted,
                 "Send forwarded signals and the stop to the child's whole process group (-g).",
@@ -18,8 +19,11 @@ extension Configuration {
         Setting("LIFEGUARD_ON_MEMORY_LIMIT", flag: "--on-memory-limit", default: "restart", accepted: "restart or exit",
                 "After a memory-triggered stop: start the command again (with backoff), or exit with code 75.",
                 parse: MemoryLimitAction.init(rawValue:), into: \.onMemoryLimit),
+        Setting("LIFEGUARD_ON_CRASH", flag: "--on-crash", default: "exit", accepted: "exit or restart",
+                "When the command is killed by a signal Lifeguard did not send (SIGSEGV, SIGABRT, the kernel OOM killer's SIGKILL): exit with 128+N, or start it again with the same backoff and cap (then exit with 128+N). The image sets restart.",
+                parse: CrashAction.init(rawValue:), into: \.onCrash),
         Setting("LIFEGUARD_MAX_RESTARTS", flag: "--max-restarts", default: "5", accepted: ValueParsers.countAccepted,
-                "Memory-triggered restarts allowed within the restart window; one more and Lifeguard exits with code 75.",
+                "Restarts (after a memory stop or a crash) allowed within the restart window; one more and Lifeguard exits (75 after a memory stop).",
                 parse: { ValueParsers.count($0).flatMap { $0 <= 1_000_000 ? $0 : nil } }, into: \.maxRestarts),
         Setting("LIFEGUARD_RESTART_EXIT_CODE", flag: "--restart-exit-code", default: "16", accepted: "an exit code from 1 to 255, or none",
                 "An exit with this code starts the command again at once (MySQL's RESTART statement exits 16); none passes every code through.",

@@ -67,6 +67,8 @@ public enum SupervisorEvent: Equatable, Sendable {
     case serverStopping
     /// The command exited with 16, MySQL's RESTART statement: it is started again at once.
     case restartRequested
+    /// The command was killed by a signal Lifeguard did not send, and LIFEGUARD_ON_CRASH=restart.
+    case crashed(Signal)
     /// The next start of COMMAND, `delay` from now (0: at once).
     case restartScheduled(delay: Duration, restarts: Int)
     /// Too many restarts in the window: Lifeguard exits so the orchestrator takes over.

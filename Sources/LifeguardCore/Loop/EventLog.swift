@@ -3,7 +3,7 @@ extension SupervisorEvent {
     public var logLevel: LogLevel {
         switch self {
         case .signalForwarded, .orphansReaped: return .debug
-        case .spawnFailed, .gracePeriodExpired, .remainingAbandoned, .restartLimitReached: return .error
+        case .spawnFailed, .gracePeriodExpired, .remainingAbandoned, .restartLimitReached, .crashed: return .error
         case .remainingKilled: return .warn
         case .stopBegan(.memory, _, _): return .warn
         case .childExited(_, let status): return status.isSuccess ? .info : .warn
@@ -28,6 +28,7 @@ extension SupervisorEvent {
         case .ready(.handshake): return "ready: the server sent its handshake greeting"
         case .serverStopping: return "the command is shutting down by itself (STOPPING=1)"
         case .restartRequested: return "the command asked to be restarted (exit code 16, RESTART)"
+        case .crashed: return "the command crashed (killed by a signal Lifeguard did not send)"
         case .restartScheduled: return "restarting the command"
         case .restartLimitReached: return "too many restarts: exiting so the orchestrator takes over"
         case .exiting: return "exiting"
@@ -48,6 +49,7 @@ extension SupervisorEvent {
         case .orphansReaped(let count): return [("count", LogValue(count))]
         case .remainingSignalled(_, let grace): return [("grace_period_s", .double(grace.seconds))]
         case .remainingKilled, .remainingAbandoned, .ready, .serverStopping, .restartRequested: return []
+        case .crashed(let signal): return [("signal", .string(signal.description))]
         case .restartScheduled(let delay, let restarts): return [("delay_s", .double(delay.seconds)), ("restart", LogValue(restarts))]
         case .restartLimitReached(let restarts, let window):
             return [("restarts_in_window", LogValue(restarts)), ("window_s", .double(window.seconds))]

@@ -16,6 +16,9 @@ public struct Supervisor: Sendable {
         public var gracePeriod: Duration
         public var signalProcessGroup: Bool
         public var onMemoryLimit: MemoryLimitAction
+        /// A crash: the command killed by a signal Lifeguard did not send (SIGSEGV, SIGABRT, the
+        /// kernel OOM killer's SIGKILL). `exit` (the default) exits with 128+N like any init.
+        public var onCrash: CrashAction
         /// Restarts allowed within `restartWindow`; one more and Lifeguard exits.
         public var maxRestarts: Int
         public var restartWindow: Duration
@@ -26,11 +29,12 @@ public struct Supervisor: Sendable {
         public var abandonAfter: Duration = .seconds(2)
 
         public init(gracePeriod: Duration = .seconds(60), signalProcessGroup: Bool = false,
-                    onMemoryLimit: MemoryLimitAction = .restart, maxRestarts: Int = 5,
+                    onMemoryLimit: MemoryLimitAction = .restart, onCrash: CrashAction = .exit, maxRestarts: Int = 5,
                     restartWindow: Duration = .seconds(600), restartExitCode: Int32? = Supervisor.restartExitCode) {
             self.gracePeriod = gracePeriod
             self.signalProcessGroup = signalProcessGroup
             self.onMemoryLimit = onMemoryLimit
+            self.onCrash = onCrash
             self.maxRestarts = maxRestarts
             self.restartWindow = restartWindow
             self.restartExitCode = restartExitCode
@@ -56,8 +60,11 @@ public struct Supervisor: Sendable {
     /// What to do once the main child and every leftover are gone.
     enum Outcome: Equatable, Sendable {
         case exit(Int32)
-        /// After a memory-triggered stop: with backoff, within the cap.
+        /// After a memory-triggered stop: with backoff, within the cap (then exit 75).
         case restart
+        /// After a crash (LIFEGUARD_ON_CRASH=restart): with backoff, within the cap (then exit with
+        /// the crash's own code).
+        case restartAfterCrash(Int32)
         /// MySQL's RESTART (exit 16): at once, within the cap.
         case restartAtOnce
     }
@@ -78,6 +85,9 @@ public struct Supervisor: Sendable {
     public private(set) var childStopping = false
     /// A stop was asked from outside: whatever else happens, Lifeguard exits after it.
     private var exitRequested = false
+    /// The signals Lifeguard sent the running child (bit N: signal N), so that its death by one of
+    /// them is not taken for a crash.
+    private var signalsSent: UInt64 = 0
     private var outcome: Outcome = .exit(0)
 
     public init(settings: Settings) {
@@ -123,6 +133,7 @@ public struct Supervisor: Sendable {
         phase = .running(pid: pid)
         readiness = nil
         childStopping = false
+        signalsSent = 0
         return ActionList(.report(.childStarted(pid: pid, restarts: restarts)))
     }
 
@@ -150,12 +161,12 @@ public struct Supervisor: Sendable {
         switch phase {
         case .running(let pid):
             if signal == .terminate { return beginStop(.signal(signal), pid: pid, now: now) }
-            return forward(signal, to: target(pid))
+            return forward(signal, to: pid)
         case .stopping(let pid, _, _, _):
             // A second stop signal is forwarded again; the SIGKILL deadline stays where it was.
-            return forward(signal, to: target(pid))
+            return forward(signal, to: pid)
         case .draining:
-            return forward(signal, to: .remaining)
+            return ActionList(.signal(signal, .remaining), .report(.signalForwarded(signal, .remaining)))
         case .restarting:
             // Nothing runs: a stop request ends Lifeguard now, with the last child's code.
             return signal == .terminate ? finish(code: lastExit?.shellExitCode ?? 0, after: ActionList()) : ActionList()
@@ -186,6 +197,9 @@ public struct Supervisor: Sendable {
                 mainExited = true
                 actions.append(.report(.childExited(pid: process.pid, status: process.status)))
                 if outcome == .restartAtOnce { actions.append(.report(.restartRequested)) }
+                if case .restartAfterCrash = outcome, case .signaled(let signal, _) = process.status {
+                    actions.append(.report(.crashed(signal)))
+                }
             } else {
                 orphans += 1
             }
@@ -209,7 +223,7 @@ public struct Supervisor: Sendable {
         switch phase {
         case .stopping(let pid, let reason, _, _):
             phase = .stopping(pid: pid, reason: reason, deadline: deadline, killed: true)
-            return ActionList(.signal(.kill, target(pid)),
+            return ActionList(signalChild(.kill, pid),
                               .report(.gracePeriodExpired(pid: pid, gracePeriod: settings.gracePeriod)))
         case .draining(_, false):
             phase = .draining(deadline: now + settings.abandonAfter, killed: true)
@@ -229,7 +243,7 @@ public struct Supervisor: Sendable {
     /// child exits first (the loop wakes on SIGCHLD, so the wait ends the moment it does).
     private mutating func beginStop(_ reason: StopReason, pid: pid_t, now: MonotonicInstant) -> ActionList {
         phase = .stopping(pid: pid, reason: reason, deadline: now + settings.gracePeriod, killed: false)
-        return ActionList(.signal(.terminate, target(pid)),
+        return ActionList(signalChild(.terminate, pid),
                           .report(.stopBegan(reason, pid: pid, gracePeriod: settings.gracePeriod)))
     }
 
@@ -240,7 +254,24 @@ public struct Supervisor: Sendable {
             return settings.onMemoryLimit == .restart ? .restart : .exit(Supervisor.memoryExitCode)
         }
         if let code = settings.restartExitCode, status == .exited(code) { return .restartAtOnce }
+        if case .signaled(let signal, _) = status, settings.onCrash == .restart, !sent(signal) {
+            return .restartAfterCrash(status.shellExitCode)
+        }
         return .exit(status.shellExitCode)
+    }
+
+    /// A signal for the running child, remembered so that dying of it is not a crash. (Plain
+    /// comparisons, not a range: this is on the path to kill(2), where nothing may allocate, not even
+    /// a generic type's metadata on first use.)
+    private mutating func signalChild(_ signal: Signal, _ pid: pid_t) -> Action {
+        signalsSent |= Supervisor.bit(signal)
+        return .signal(signal, target(pid))
+    }
+
+    private func sent(_ signal: Signal) -> Bool { signalsSent & Supervisor.bit(signal) != 0 }
+
+    private static func bit(_ signal: Signal) -> UInt64 {
+        signal.rawValue >= 1 && signal.rawValue <= 64 ? UInt64(1) << UInt64(signal.rawValue - 1) : 0
     }
 
     /// The main child and every leftover are gone: exit, or start COMMAND again.
@@ -251,6 +282,7 @@ public struct Supervisor: Sendable {
         recentRestarts.removeAll { now - $0 >= settings.restartWindow }
         if recentRestarts.count >= settings.maxRestarts {
             actions.append(.report(.restartLimitReached(restarts: recentRestarts.count, window: settings.restartWindow)))
+            if case .restartAfterCrash(let code) = outcome { return finish(code: code, after: actions) }
             return finish(code: Supervisor.memoryExitCode, after: actions)
         }
         let delay = outcome == .restartAtOnce ? .zero : Supervisor.backoff(afterRestarts: recentRestarts.count)
@@ -276,8 +308,8 @@ public struct Supervisor: Sendable {
         return .seconds(min(30, 1 << min(count - 1, 5)))
     }
 
-    private func forward(_ signal: Signal, to target: SignalTarget) -> ActionList {
-        ActionList(.signal(signal, target), .report(.signalForwarded(signal, target)))
+    private mutating func forward(_ signal: Signal, to pid: pid_t) -> ActionList {
+        ActionList(signalChild(signal, pid), .report(.signalForwarded(signal, target(pid))))
     }
 
     private func target(_ pid: pid_t) -> SignalTarget {

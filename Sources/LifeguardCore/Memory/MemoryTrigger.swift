@@ -50,6 +50,10 @@ public enum Headroom: Equatable, Sendable {
 public enum MemoryLimitAction: String, Equatable, Sendable, CaseIterable {
     /// Start COMMAND again in the same container, with exponential backoff and a cap.
     case restart
-    /// Exit with `Supervisor.memoryExitCode`, so `--restart on-failure` or Kubernetes restarts the container.
+    /// Exit (with `Supervisor.memoryExitCode` after a memory stop, 128+N after a crash), so
+    /// `--restart on-failure` or Kubernetes restarts the container.
     case exit
 }
+
+/// What a crash (the command killed by a signal Lifeguard did not send) leads to: the same choice.
+public typealias CrashAction = MemoryLimitAction
