@@ -44,6 +44,26 @@ struct HealthTests {
         return path
     }
 
+    /// Found by the fuzzer (scripts/fuzz): a number too large for its field used to trap the probe.
+    @Test("a status file with numbers out of range: read without a crash, the fields refused")
+    func outOfRangeNumbers() {
+        let text = """
+            {"state":"ready","updated_at":"2026-11-25T16:05:12.031Z","pid":-1e300,"child_pid":1e30,"restarts":8e30,
+             "memory_stops":-1,"updated_monotonic_ns":1e40,"status_interval_s":1e300,"exit_code":1e10,
+             "memory":{"usage_bytes":1e30,"working_set_bytes":-5,"trigger_bytes":0.5,"limit_bytes":1e19}}
+            """
+        let status = Status(json: text)
+        #expect(status != nil)
+        #expect(status?.lifeguardPID == 0 && status?.childPID == nil && status?.restarts == 0 && status?.memoryStops == 0)
+        #expect(status?.updatedMonotonic == nil && status?.exitCode == nil && status?.statusInterval == .seconds(2))
+        #expect(status?.memory.usage == nil && status?.memory.workingSet == nil && status?.memory.trigger == 0)
+        #expect(status?.memory.limit == 10_000_000_000_000_000_000)
+        let verdict = ProbeCommand.verdict(text: text, path: "/status.json", mode: .live, maxAge: nil, currentBootID: nil,
+                                           now: .now(), wallNow: .now())
+        #expect(!verdict.passed)  // stale: written in 2026-11-25
+        #expect(StatusCommand.percent(UInt64.max, of: 1, nil) == " (99999%)")
+    }
+
     @Test("probe: missing, empty, garbage and truncated files fail, in both modes")
     func probeBadFiles() throws {
         let json = sampleStatus().json

@@ -1,3 +1,5 @@
+import Glibc
+
 /// `lifeguard probe [--live | --ready] [--max-age SECONDS] [--status-file PATH]`: reads only the
 /// status file (no SQL, no network, no server log noise) and exits 0 or 1 with one line. Never 2:
 /// Docker reserves it.
@@ -50,15 +52,23 @@ public enum ProbeCommand {
         do {
             text = try FileDescriptor.readText(path, limit: 64 * 1024)
         } catch {
-            return Verdict(passed: false, message: "unhealthy: no status file at \(path) (\(error)): is Lifeguard running, and can it write there?")
+            return Verdict(passed: false, message: "unhealthy: no status file at \(path) (\(error)): "
+                + (writeProblem(path) ?? "is Lifeguard running, and can it write there?"))
         }
+        return verdict(text: text, path: path, mode: mode, maxAge: maxAge, currentBootID: currentBootID, now: now, wallNow: wallNow)
+    }
+
+    /// The verdict on a status file's text (whatever it holds: the fuzzer feeds it garbage).
+    static func verdict(text: String, path: String, mode: Mode, maxAge: Duration?, currentBootID: String?,
+                        now: MonotonicInstant, wallNow: WallClockTime) -> Verdict {
         guard let status = Status(json: text) else {
             return Verdict(passed: false, message: "unhealthy: \(path) is not a Lifeguard status file (empty, truncated or garbage)")
         }
         let age = StatusAge.age(of: status, currentBootID: currentBootID, now: now, wallNow: wallNow)
         let limit = maxAge ?? max(.seconds(10), status.statusInterval * 3)
         if age > limit {
-            return Verdict(passed: false, message: "unhealthy: the status file is stale, updated \(StatusAge.describe(age)) ago (more than \(StatusAge.describe(limit))): Lifeguard is hung or cannot write it")
+            return Verdict(passed: false, message: "unhealthy: the status file is stale, updated \(StatusAge.describe(age)) ago (more than \(StatusAge.describe(limit))): "
+                + (writeProblem(path) ?? "Lifeguard is hung or cannot write it"))
         }
         let what = status.command ?? "the command"
         let detail = status.serverStatus.map { ": \($0)" } ?? ""
@@ -72,6 +82,19 @@ public enum ProbeCommand {
         case (_, .ready):
             return Verdict(passed: false, message: "not ready: \(what) is \(status.state.rawValue)" + detail)
         }
+    }
+
+    /// Why Lifeguard may be unable to write the status file, where the probe can tell: its directory
+    /// is missing or not writable, or the filesystem is full. Only on a failing probe: two syscalls.
+    static func writeProblem(_ path: String) -> String? {
+        let directory = AtomicFileWriter(path: path).directory
+        var info = statvfs()
+        guard statvfs(directory, &info) == 0 else { return "its directory \(directory) is missing (\(Errno.current))" }
+        if info.f_bavail == 0 || info.f_favail == 0 {
+            return "the filesystem holding \(directory) is full (Lifeguard cannot write the status file)"
+        }
+        if info.f_flag & UInt(ST_RDONLY) != 0 { return "the filesystem holding \(directory) is read-only" }
+        return nil
     }
 
     private static func usage(_ problem: String?) -> Int32 {

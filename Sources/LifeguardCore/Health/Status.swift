@@ -159,6 +159,13 @@ public struct Status: Equatable, Sendable {
         writer.append("\n}\n")
     }
 
+    /// A JSON number as a whole number of type T; nil when it is not finite or does not fit (a
+    /// corrupted or foreign file must make the probe fail, never crash it).
+    static func whole<T: FixedWidthInteger>(_ number: Double?) -> T? {
+        guard let number, number.isFinite else { return nil }
+        return T(exactly: number.rounded(.towardZero))
+    }
+
     /// Reads a status file's JSON back; nil when it is not one (garbage, truncated, no state).
     public init?(json text: String) {
         guard let root = JSONValue.parse(text), let stateName = root["state"]?.string,
@@ -167,26 +174,26 @@ public struct Status: Equatable, Sendable {
         self.state = state
         updatedAt = updated
         version = root["version"]?.string ?? "unknown"
-        lifeguardPID = pid_t(root["pid"]?.number ?? 0)
-        childPID = root["child_pid"]?.number.map { pid_t($0) }
+        lifeguardPID = Status.whole(root["pid"]?.number) ?? 0
+        childPID = Status.whole(root["child_pid"]?.number)
         command = root["command"]?.string
-        restarts = Int(root["restarts"]?.number ?? 0)
-        memoryStops = Int(root["memory_stops"]?.number ?? 0)
+        restarts = (Status.whole(root["restarts"]?.number) as UInt32?).map(Int.init) ?? 0
+        memoryStops = (Status.whole(root["memory_stops"]?.number) as UInt32?).map(Int.init) ?? 0
         startedAt = root["started_at"]?.string.flatMap(WallClockTime.parseRFC3339) ?? updated
-        updatedMonotonic = root["updated_monotonic_ns"]?.number.map { MonotonicInstant(nanoseconds: Int64($0)) }
+        updatedMonotonic = Status.whole(root["updated_monotonic_ns"]?.number).map { MonotonicInstant(nanoseconds: $0) }
         bootID = root["boot_id"]?.string
-        statusInterval = .milliseconds(Int64((root["status_interval_s"]?.number ?? 2) * 1000))
+        statusInterval = .milliseconds(Status.whole((root["status_interval_s"]?.number ?? 2) * 1000) ?? 2000)
         readiness = root["readiness"]?.string
         readySince = root["ready_since"]?.string.flatMap(WallClockTime.parseRFC3339)
         serverVersion = root["server_version"]?.string
         serverStatus = root["server_status"]?.string
-        exitCode = root["exit_code"]?.number.map { Int32($0) }
+        exitCode = Status.whole(root["exit_code"]?.number)
         if let object = root["memory"] {
             memory.cgroupVersion = object["cgroup_version"]?.string.flatMap(CgroupVersion.init(rawValue:))
             memory.cgroup = object["cgroup"]?.string
             memory.guardState = object["guard"]?.string ?? "off"
             memory.guardReason = object["guard_reason"]?.string
-            func bytes(_ key: String) -> UInt64? { object[key]?.number.flatMap { $0 >= 0 ? UInt64($0) : nil } }
+            func bytes(_ key: String) -> UInt64? { Status.whole(object[key]?.number) }
             memory.usage = bytes("usage_bytes")
             memory.workingSet = bytes("working_set_bytes")
             memory.limit = bytes("limit_bytes")

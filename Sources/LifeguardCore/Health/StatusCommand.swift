@@ -61,6 +61,14 @@ public enum StatusCommand {
             return 1
         }
         let age = StatusAge.age(of: status, currentBootID: StatusAge.currentBootID())
+        let rows = rows(for: status, age: age)
+        let width = rows.map(\.0.count).max() ?? 0
+        for (key, value) in rows { print(key + String(repeating: " ", count: width - key.count + 2) + value) }
+        return age > max(.seconds(10), status.statusInterval * 3) ? 1 : 0
+    }
+
+    /// One file's "key  value" rows (whatever it holds: the fuzzer feeds it garbage).
+    static func rows(for status: Status, age: Duration) -> [(String, String)] {
         let memory = status.memory
         var rows: [(String, String)] = [
             ("state", status.state.rawValue + (status.readiness.map { " (by \($0))" } ?? "")
@@ -79,9 +87,7 @@ public enum StatusCommand {
         if let event = status.lastEvent { rows.append(("last event", "\(event.reason) at \(event.at.rfc3339()): \(event.detail)")) }
         rows.append(("updated", "\(status.updatedAt.rfc3339()), \(StatusAge.describe(age)) ago"))
         rows.append(("lifeguard", "\(status.version), pid \(status.lifeguardPID), started \(status.startedAt.rfc3339())"))
-        let width = rows.map(\.0.count).max() ?? 0
-        for (key, value) in rows { print(key + String(repeating: " ", count: width - key.count + 2) + value) }
-        return age > max(.seconds(10), status.statusInterval * 3) ? 1 : 0
+        return rows
     }
 
     /// Many containers, one row each.
@@ -95,15 +101,9 @@ public enum StatusCommand {
                 problems += 1
                 continue
             }
-            let age = StatusAge.age(of: status, currentBootID: bootID)
-            let stale = age > max(.seconds(10), status.statusInterval * 3)
-            if stale || status.state == .exited { problems += 1 }
-            let memory = status.memory
-            rows.append([name, stale ? "STALE" : status.state.rawValue,
-                         StatusAge.bytes(memory.workingSet) + percent(memory.workingSet, of: memory.trigger, nil),
-                         StatusAge.bytes(memory.trigger), StatusAge.bytes(memory.limit), String(status.restarts),
-                         String(status.memoryStops), memory.kernelOOMKills.map(String.init) ?? "-",
-                         StatusAge.describe(age) + " ago"])
+            let (row, problem) = tableRow(name: name, status: status, age: StatusAge.age(of: status, currentBootID: bootID))
+            rows.append(row)
+            if problem { problems += 1 }
         }
         let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
         for row in rows {
@@ -114,8 +114,20 @@ public enum StatusCommand {
         return problems == 0 && !files.isEmpty ? 0 : 1
     }
 
+    /// One container's row, and whether it is a problem (stale, or the command exited).
+    static func tableRow(name: String, status: Status, age: Duration) -> ([String], Bool) {
+        let stale = age > max(.seconds(10), status.statusInterval * 3)
+        let memory = status.memory
+        return ([name, stale ? "STALE" : status.state.rawValue,
+                 StatusAge.bytes(memory.workingSet) + percent(memory.workingSet, of: memory.trigger, nil),
+                 StatusAge.bytes(memory.trigger), StatusAge.bytes(memory.limit), String(status.restarts),
+                 String(status.memoryStops), memory.kernelOOMKills.map(String.init) ?? "-",
+                 StatusAge.describe(age) + " ago"], stale || status.state == .exited)
+    }
+
     static func percent(_ value: UInt64?, of total: UInt64?, _ label: String?) -> String {
         guard let value, let total, total > 0 else { return "" }
-        return " (\(Int(Double(value) / Double(total) * 100))%" + (label.map { " of the \($0)" } ?? "") + ")"
+        let percent = min(Double(value) / Double(total) * 100, 99_999)
+        return " (\(Int(percent))%" + (label.map { " of the \($0)" } ?? "") + ")"
     }
 }
