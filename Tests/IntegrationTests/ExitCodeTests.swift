@@ -58,7 +58,13 @@ struct ConfigurationErrorTests {
         ("LIFEGUARD_GRACE_PERIOD", "5d"), ("LIFEGUARD_GRACE_PERIOD", "1e3"),
         ("LIFEGUARD_PROCESS_GROUP", "maybe"), ("LIFEGUARD_PROCESS_GROUP", ""),
         ("LIFEGUARD_LOG_FORMAT", "xml"), ("LIFEGUARD_LOG_LEVEL", "loud"), ("LIFEGUARD_LOG_LEVEL", ""),
-    ]
+        ("LIFEGUARD_GRACE_PERIOD", "0"), ("LIFEGUARD_MEMORY_LIMIT", "240MBs"), ("LIFEGUARD_FILL_RATE", "4G/sec"),
+        ("LIFEGUARD_RESTART_EXIT_CODE", "256"),
+    ] + Configuration.settings.flatMap { setting in
+        // Every variable, through the real binary: garbage, negative, empty and overflow (each
+        // variable's own mistakes are checked one by one in BadInputTests).
+        ["abc", "-5", "", "99999999999999999999"].map { (setting.variable, $0) }
+    }
 
     @Test("invalid variables exit 2 before starting anything", arguments: invalid)
     func invalidVariable(variable: String, value: String) throws {

@@ -72,6 +72,90 @@ struct ValueParserTests {
     }
 }
 
+/// Properties of the size and duration parsers over many generated values, with 128-bit arithmetic
+/// as the oracle: exact results, overflow refused (never wrapped), and nothing but the grammar accepted.
+@Suite("Value parser properties")
+struct ValueParserPropertyTests {
+    static let units: [(spellings: [String], shift: Int)] = [
+        (["", "b", "B"], 0), (["k", "K", "KB", "KiB", "Ki", "kib"], 10), (["m", "M", "MB", "MiB", "Mi", "mib"], 20),
+        (["g", "G", "GB", "GiB", "Gi", "gib"], 30), (["t", "T", "TB", "TiB", "Ti", "tib"], 40),
+    ]
+
+    @Test("sizes: whole numbers in every unit spelling, exact or refused on overflow")
+    func wholeSizes() {
+        var generator = SplitMix64(seed: 0x512e)
+        for round in 0..<4000 {
+            // Spread over every magnitude: shift a random value right by a random amount.
+            let value = generator.next() >> (generator.next() % 64)
+            let unit = Self.units[round % Self.units.count]
+            let spelling = unit.spellings[Int(generator.next() % UInt64(unit.spellings.count))]
+            let exact = UInt128(value) << unit.shift
+            let expected: UInt64? = exact <= UInt128(UInt64.max) ? UInt64(exact) : nil
+            #expect(ValueParsers.size("\(value)\(spelling)") == expected, "\(value)\(spelling)")
+        }
+    }
+
+    @Test("sizes with a fraction: truncated to whole bytes, exactly")
+    func fractionalSizes() {
+        var generator = SplitMix64(seed: 0xf7ac)
+        for round in 0..<4000 {
+            let whole = generator.next() % 100_000
+            let digits = Int(generator.next() % 9) + 1
+            var scale: UInt64 = 1
+            for _ in 0..<digits { scale *= 10 }
+            let fraction = generator.next() % scale
+            let text = "\(whole)." + String(repeating: "0", count: digits - String(fraction).count) + String(fraction)
+            let unit = Self.units[1 + round % (Self.units.count - 1)]
+            let expected = (UInt128(whole) * UInt128(scale) + UInt128(fraction)) << unit.shift / UInt128(scale)
+            #expect(ValueParsers.size(text + unit.spellings[1]) == UInt64(expected), "\(text)\(unit.spellings[1])")
+        }
+    }
+
+    @Test("durations: every unit exact up to Int64 nanoseconds, refused beyond")
+    func durations() {
+        var generator = SplitMix64(seed: 0xd0a7)
+        let units: [(String, UInt64)] = [("", 1_000_000_000), ("s", 1_000_000_000), ("ms", 1_000_000), ("m", 60_000_000_000),
+                                         ("h", 3_600_000_000_000)]
+        for round in 0..<4000 {
+            let value = generator.next() >> (generator.next() % 64)
+            let (unit, nanoseconds) = units[round % units.count]
+            let exact = UInt128(value) * UInt128(nanoseconds)
+            let expected: Duration? = exact <= UInt128(Int64.max) ? .nanoseconds(Int64(exact)) : nil
+            #expect(ValueParsers.duration("\(value)\(unit)") == expected, "\(value)\(unit)")
+        }
+    }
+
+    @Test("random text: never a crash, and nothing accepted outside the grammar")
+    func randomText() {
+        var generator = SplitMix64(seed: 0x7e47)
+        let alphabet = Array("0123456789..--  %/sSmMhHkKgGtTiIbBx\n\u{0}é∞+eE")
+        let sizeUnits = Set(Self.units.flatMap(\.spellings).map { $0.lowercased() })
+        for _ in 0..<20_000 {
+            let length = Int(generator.next() % 8)
+            let text = String((0..<length).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] })
+            let (number, unit) = Self.split(text)
+            let wellFormed = number.contains(where: \.isNumber) && number.last != "."
+                && number.filter { $0 == "." }.count <= 1
+            if ValueParsers.size(text) != nil {
+                #expect(wellFormed && sizeUnits.contains(unit.lowercased()), "size accepted \(text.debugDescription)")
+            }
+            if ValueParsers.duration(text) != nil {
+                #expect(wellFormed && ["", "s", "ms", "m", "h"].contains(unit.lowercased()), "duration accepted \(text.debugDescription)")
+            }
+            _ = ValueParsers.rate(text)
+            _ = ValueParsers.trigger(text)
+            _ = ValueParsers.headroom(text)
+            _ = ValueParsers.percentage(text)
+        }
+    }
+
+    /// "12.5MiB" → ("12.5", "MiB").
+    static func split(_ text: String) -> (String, String) {
+        let number = text.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
+        return (String(number), String(text.dropFirst(number.count)))
+    }
+}
+
 /// A small deterministic generator for property tests.
 struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
