@@ -8,7 +8,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LIFEGUARD = os.path.join(ROOT, ".build/static/lifeguard")
+LIFEGUARD = os.environ.get("LIFEGUARD_BINARY") or os.path.join(ROOT, ".build/static/lifeguard")
 HELPER = os.path.join(ROOT, ".build/static/lifeguard-test-helper")
 TOOLS = os.path.join(ROOT, ".build/bench")
 SPAWN_TIMER = os.path.join(TOOLS, "spawn-timer")

@@ -19,10 +19,11 @@ create table t.seed (x varchar(1000)) engine=innodb;
 insert into t.seed values (repeat('x', 1000));
 """
 SORT = "set session sort_buffer_size = 64 * 1024 * 1024; select id, v from t.big order by b desc, v, a"
-DOUBLING = ("create table if not exists t.m (x varchar(1000)) engine=memory; use t; insert into t.m select * from t.seed;"
-            + " insert into t.m select * from t.m;" * 30)
+# Each client doubles its own MEMORY table ({n}: the client's number).
+DOUBLING = ("create table if not exists t.m{n} (x varchar(1000)) engine=memory; use t; insert into t.m{n} select * from t.seed;"
+            + " insert into t.m{n} select * from t.m{n};" * 30)
 # (label, clients, SQL per client)
-WORKLOADS = [("MEMORY table doubling, 1 client", 1, DOUBLING), ("sorts, 4 clients", 4, SORT),
+WORKLOADS = [("MEMORY table doubling, 1 client", 1, DOUBLING), ("MEMORY table doubling, 4 clients", 4, DOUBLING),
              ("sorts, 8 clients", 8, SORT)]
 GUARDS = ["lifeguard, container", "no guard"]
 
@@ -74,12 +75,11 @@ def one_run(guard, server, workload, cgroup):
     if not server.wait_ready(120):
         (stop_container if guard.startswith("lifeguard") else stop)(process)
         raise SystemExit(f"bench: MariaDB under {guard} did not start; see {server.log}")
-    server.query("drop table if exists t.m")
     samples, done = [], threading.Event()
     sampler = threading.Thread(target=sample_growth, args=(cgroup, done, samples))
     sampler.start()
-    load = [subprocess.Popen(["mariadb", "-S", server.socket, "-uroot", "-e", sql],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(clients)]
+    load = [subprocess.Popen(["mariadb", "-S", server.socket, "-uroot", "-e", sql.format(n=client)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for client in range(clients)]
     try:
         process.wait(timeout=180)
     except subprocess.TimeoutExpired:

@@ -8,9 +8,11 @@ enum Hog {
     nonisolated(unsafe) static var stopAtChunksPerThread = Int.max
     /// With --cgroup, each chunk after the prefill records (time, working set) in the timeline.
     nonisolated(unsafe) static var recording = false
+    /// With --term-delay, how long the SIGTERM handler takes before it exits: a slow shutdown.
+    nonisolated(unsafe) static var termDelay = timespec()
 
     static func run(_ arguments: [String]) -> Never {
-        guard let first = arguments.first else { fail("usage: hog RATE [--threads N] [--chunk MiB] [--stop-at MiB] [--ignore-term] [--prefill MiB] [--prefill-rate MB/s] [--pause S] [--timeline PATH --cgroup DIR]") }
+        guard let first = arguments.first else { fail("usage: hog RATE [--threads N] [--chunk MiB] [--stop-at MiB] [--ignore-term] [--term-delay S] [--prefill MiB] [--prefill-rate MB/s] [--pause S] [--timeline PATH --cgroup DIR]") }
         var threads = 1
         var ignoreTerm = false
         var stopAtMiB: Int?
@@ -26,6 +28,10 @@ enum Hog {
             case "--chunk": index += 1; chunkBytes = (Int(arguments[index]) ?? 1) << 20
             case "--stop-at": index += 1; stopAtMiB = Int(arguments[index])
             case "--ignore-term": ignoreTerm = true
+            case "--term-delay":
+                index += 1
+                let seconds = Double(arguments[index]) ?? 0
+                termDelay = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
             case "--prefill": index += 1; prefillMiB = Int(arguments[index]) ?? 0
             case "--prefill-rate": index += 1; prefillRate = (Double(arguments[index]) ?? 0) * 1_000_000
             case "--pause": index += 1; pause = Double(arguments[index]) ?? 0
@@ -47,10 +53,16 @@ enum Hog {
         if ignoreTerm {
             signal(SIGTERM, SIG_IGN)
         } else {
+            // Only async-signal-safe calls: write, nanosleep, _exit.
             signal(SIGTERM) { _ in
                 lg_timeline_mark_term()
-                let text = "terminated\n"
-                _ = text.withCString { write(STDOUT_FILENO, $0, 11) }
+                if Hog.termDelay.tv_sec > 0 || Hog.termDelay.tv_nsec > 0 {
+                    _ = "terminating\n".withCString { write(STDOUT_FILENO, $0, 12) }
+                    var delay = Hog.termDelay
+                    var remaining = timespec()
+                    while nanosleep(&delay, &remaining) != 0 { delay = remaining }
+                }
+                _ = "terminated\n".withCString { write(STDOUT_FILENO, $0, 11) }
                 _exit(0)
             }
         }

@@ -54,7 +54,8 @@ case "exec-with-sigstate":
 case "hog":
     // hog RATE [--threads N] [--chunk MiB] [--stop-at MiB] [--ignore-term]: allocates and touches memory
     // at RATE MB/s ("max": as fast as possible) split over N threads, in chunks (mmap + memset).
-    // On SIGTERM it says so and exits 0, unless --ignore-term; --stop-at holds the size once reached.
+    // On SIGTERM it says so and exits 0 (after --term-delay S: a slow shutdown), unless --ignore-term;
+    // --stop-at holds the size once reached.
     // --prefill MiB first (at --prefill-rate MB/s, default full speed), then --pause S; --timeline PATH --cgroup DIR (v1) record, for
     // bench/, the working set after each later chunk and the moment SIGTERM arrived.
     Hog.run(arguments)

@@ -17,6 +17,12 @@ enum Prerequisites {
         }
         return nil
     }
+
+    /// Whether python3 can import `module` (pymysql for the reliability run).
+    static func pythonModule(_ module: String) -> Bool {
+        guard executable("python3") != nil, let check = try? TestProcess(["python3", "-c", "import \(module)"]) else { return false }
+        return check.exitCode(timeout: .seconds(30)) == 0
+    }
 }
 
 extension Trait where Self == ConditionTrait {
