@@ -59,7 +59,7 @@ sql_identifier() { printf '%s' "${1//\`/\`\`}"; }
 # pays it). The step down from root passes them on rather than asking the server again.
 server_settings() {
     if [ -n "${_ENTRYPOINT_DATADIR:-}" ]; then
-        FLAVOR=$_ENTRYPOINT_FLAVOR DATADIR=$_ENTRYPOINT_DATADIR SOCKET=$_ENTRYPOINT_SOCKET
+        FLAVOR=$_ENTRYPOINT_FLAVOR DATADIR=$_ENTRYPOINT_DATADIR SOCKET=$_ENTRYPOINT_SOCKET STEPPED_DOWN=yes
         unset _ENTRYPOINT_FLAVOR _ENTRYPOINT_DATADIR _ENTRYPOINT_SOCKET
     else
         local help
@@ -264,6 +264,10 @@ main() {
     server_settings "$@"
     find_tools
 
+    # Rendered before stepping down: /run/lifeguard belongs to the user Lifeguard runs as, which is
+    # the only one that can write there when /run is a fresh tmpfs (--read-only --tmpfs /run).
+    [ -n "${STEPPED_DOWN:-}" ] || render_config "$@"
+
     # As root: make the directories the server needs, then run again as mysql (the same process, so
     # Lifeguard's main child stays the server).
     if [ "$(id -u)" = 0 ]; then
@@ -273,7 +277,6 @@ main() {
             exec lifeguard run-as mysql "$0" "$@"
     fi
 
-    render_config "$@"
     if [ -d "$DATADIR/mysql" ]; then
         log "$DATADIR holds a database: skipping initialisation"
     else
