@@ -57,12 +57,29 @@ def markdown_table(header, rows):
     return "\n".join(lines)
 
 
-def render(section):
+def render(section, measured):
     verdict = "met" if section["met"] else "**missed**"
-    parts = [f"## {section['title']}", "", markdown_table(section["header"], section["rows"]), "",
-             f"Goal: {section['goal']} — {verdict}."]
+    parts = [f"## {section['title']}", "", f"_Measured {measured}._", "",
+             markdown_table(section["header"], section["rows"]), "", f"Goal: {section['goal']} — {verdict}."]
     parts += [""] + section.get("notes", []) if section.get("notes") else []
     return "\n".join(parts) + "\n"
+
+
+def section_key(text):
+    """"## 4b. The race …" → (4, "b"): the order sections appear in."""
+    number = text[3:].split(".", 1)[0]
+    digits = "".join(ch for ch in number if ch.isdigit())
+    return (int(digits or 0), number[len(digits):])
+
+
+def existing_sections(path):
+    """The sections of an earlier BENCHMARKS.md, by key (for --only, which re-measures some)."""
+    try:
+        text = open(path).read()
+    except FileNotFoundError:
+        return {}
+    chunks = ["## " + chunk for chunk in text.split("\n## ")[1:]]
+    return {section_key(chunk): chunk.rstrip("\n") + "\n" for chunk in chunks}
 
 
 def main():
@@ -79,22 +96,24 @@ def main():
     if unknown:
         parser.error(f"unknown section {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
 
-    started = time.monotonic()
-    rendered = []
+    command = "bench/run" + "".join(f" {arg}" for arg in sys.argv[1:])
+    measured = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC") + f" by `{command}`"
+    # With --only, the other sections of an earlier BENCHMARKS.md stay, each with its own date.
+    sections = existing_sections(options.output) if options.only else {}
+    facts = "\n".join(f"- {key}: {value}" for key, value in machine())
     for name in chosen:
         options.log(f"{name}: starting")
         result = importlib.import_module(SECTIONS[name]).run(options)
         for section in result if isinstance(result, list) else [result]:
-            text = render(section)
+            text = render(section, measured)
             print(text, flush=True)
-            rendered.append(text)
-    facts = "\n".join(f"- {key}: {value}" for key, value in machine())
-    minutes = (time.monotonic() - started) / 60
-    command = "bench/run" + "".join(f" {arg}" for arg in sys.argv[1:])
-    document = (f"# Benchmarks\n\nMeasured by `{command}` in {minutes:.0f} min, every contender in the same run "
-                f"(see bench/README.md).\n\n{facts}\n\n" + "\n".join(rendered))
-    with open(options.output, "w") as handle:
-        handle.write(document)
+            sections[section_key("## " + section["title"])] = text
+        # Written after every section, so a failure later keeps what was measured.
+        document = ("# Benchmarks\n\nMeasured by `bench/run` on this machine, every contender of a section in the "
+                    "same run (see bench/README.md).\n\n" + facts + "\n\n"
+                    + "\n".join(sections[key] for key in sorted(sections)))
+        with open(options.output, "w") as handle:
+            handle.write(document)
     options.log(f"wrote {options.output}")
 
 

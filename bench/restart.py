@@ -172,18 +172,27 @@ def docker_runs(options, runs):
     build_image(options)
     directory = tempfile.mkdtemp(prefix="lifeguard-bench-docker.", dir="/var/tmp")
     os.chmod(directory, 0o1777)
-    socket_path = f"{directory}/mysqld.sock"
+    socket_path = f"{directory}/run/mysqld.sock"
+    status_file = f"{directory}/status/status.json"
+    for sub in ("run", "status"):
+        os.makedirs(f"{directory}/{sub}", mode=0o1777)
+        os.chmod(f"{directory}/{sub}", 0o1777)
     name = f"lifeguard-bench-{os.getpid()}"
     in_place, docker_restart = [], []
     try:
         result = subprocess.run([DOCKER, "run", "-d", "--name", name, "--network", "none"] + ARTICLE
                                 + ["-e", "MYSQL_ALLOW_EMPTY_PASSWORD=1", "-e", "MYSQL_INITDB_SKIP_TZINFO=1",
-                                   "-v", f"{directory}:/var/run/mysqld", IMAGE, "mysqld", "--max-heap-table-size=1G"],
+                                   "-v", f"{directory}/run:/var/run/mysqld", "-v", f"{directory}/status:/run/lifeguard",
+                                   IMAGE, "mysqld", "--max-heap-table-size=1G"],
                                 capture_output=True, text=True)
         if result.returncode != 0:
             raise SystemExit(f"bench: docker run failed: {result.stderr}")
-        if not wait_until(lambda: answers(socket_path), 300, 0.2) or not client(socket_path, SETUP):
+        # Ready by Lifeguard's status: the entrypoint's temporary server answers on the same socket.
+        ready = [LIFEGUARD, "probe", "--ready", "--status-file", status_file]
+        if not wait_until(lambda: subprocess.run(ready, capture_output=True).returncode == 0, 300, 0.2):
             raise SystemExit("bench: the container's server did not start")
+        if not client(socket_path, SETUP):
+            raise SystemExit("bench: the setup failed in the container")
         for run in range(runs):
             watch = GreetingWatch(socket_path)
             completed = []

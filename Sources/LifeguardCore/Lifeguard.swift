@@ -7,7 +7,14 @@ public enum LifeguardVersion {
 
 /// The `lifeguard` command: parse, then supervise (or print help or the version).
 public enum Lifeguard {
-    public static func main(arguments: [String], environment: ProcessEnvironment) -> Never {
+    public static func main(arguments: [String], environment makeEnvironment: @autoclosure () -> ProcessEnvironment) -> Never {
+        // The probe runs every few seconds in every container: it reads one variable, not the whole
+        // environment into a dictionary.
+        if arguments.first == "probe" {
+            let statusFile = getenv("LIFEGUARD_STATUS_FILE").map { String(cString: $0) }
+            exit(ProbeCommand.run(arguments: Array(arguments.dropFirst()), statusFile: statusFile))
+        }
+        let environment = makeEnvironment()
         let invocation: Invocation
         do {
             invocation = try CommandLineParser.parse(arguments: arguments, environment: environment.variables)
@@ -16,7 +23,7 @@ public enum Lifeguard {
         }
         switch invocation {
         case .probe(let arguments):
-            exit(ProbeCommand.run(arguments: arguments, environment: environment.variables))
+            exit(ProbeCommand.run(arguments: arguments, statusFile: environment.variables["LIFEGUARD_STATUS_FILE"]))
         case .status(let arguments):
             exit(StatusCommand.run(arguments: arguments, environment: environment.variables))
         case .runAs(let arguments):

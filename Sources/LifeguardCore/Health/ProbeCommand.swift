@@ -15,10 +15,11 @@ public enum ProbeCommand {
         public var message: String
     }
 
-    public static func run(arguments: [String], environment: [String: String]) -> Int32 {
+    /// `statusFile`: LIFEGUARD_STATUS_FILE, when set.
+    public static func run(arguments: [String], statusFile: String?) -> Int32 {
         var mode = Mode.ready
         var maxAge: Duration?
-        var path = environment["LIFEGUARD_STATUS_FILE"] ?? "/run/lifeguard/status.json"
+        var path = statusFile ?? "/run/lifeguard/status.json"
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
