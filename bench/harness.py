@@ -61,7 +61,8 @@ def render(section, measured):
     verdict = "met" if section["met"] else "**missed**"
     parts = [f"## {section['title']}", "", f"_Measured {measured}._", "",
              markdown_table(section["header"], section["rows"]), "", f"Goal: {section['goal']} — {verdict}."]
-    parts += [""] + section.get("notes", []) if section.get("notes") else []
+    for note in section.get("notes", []):
+        parts += ["", note]
     return "\n".join(parts) + "\n"
 
 
@@ -80,6 +81,18 @@ def existing_sections(path):
         return {}
     chunks = ["## " + chunk for chunk in text.split("\n## ")[1:]]
     return {section_key(chunk): chunk.rstrip("\n") + "\n" for chunk in chunks}
+
+
+def summary(sections):
+    """One line per section: its goal and whether it was met, read back from the rendered text."""
+    lines = ["| section | goal | |", "|---|---|---|"]
+    for key in sorted(sections):
+        text = sections[key]
+        title = text.split("\n", 1)[0][3:].split(":")[0]
+        goal = next((line for line in text.split("\n") if line.startswith("Goal: ")), "Goal: ? — ?.")
+        wanted, _, verdict = goal[len("Goal: "):].rpartition(" — ")
+        lines.append(f"| {title} | {wanted} | {verdict.rstrip('.')} |")
+    return "\n".join(lines) + "\n"
 
 
 def main():
@@ -110,7 +123,7 @@ def main():
             sections[section_key("## " + section["title"])] = text
         # Written after every section, so a failure later keeps what was measured.
         document = ("# Benchmarks\n\nMeasured by `bench/run` on this machine, every contender of a section in the "
-                    "same run (see bench/README.md).\n\n" + facts + "\n\n"
+                    "same run (see bench/README.md).\n\n" + facts + "\n\n" + summary(sections) + "\n"
                     + "\n".join(sections[key] for key in sorted(sections)))
         with open(options.output, "w") as handle:
             handle.write(document)
