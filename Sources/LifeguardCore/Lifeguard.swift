@@ -8,12 +8,9 @@ public enum LifeguardVersion {
 /// The `lifeguard` command: parse, then supervise (or print help or the version).
 public enum Lifeguard {
     public static func main(arguments: [String], environment makeEnvironment: @autoclosure () -> ProcessEnvironment) -> Never {
-        // The probe runs every few seconds in every container: it reads one variable, not the whole
-        // environment into a dictionary.
-        if arguments.first == "probe" {
-            let statusFile = getenv("LIFEGUARD_STATUS_FILE").map { String(cString: $0) }
-            exit(ProbeCommand.run(arguments: Array(arguments.dropFirst()), statusFile: statusFile))
-        }
+        // The probe runs every few seconds in every container: dispatched before the environment is
+        // read into a dictionary, which it does not need.
+        if arguments.first == "probe" { probe(Array(arguments.dropFirst())) }
         let environment = makeEnvironment()
         let invocation: Invocation
         do {
@@ -23,7 +20,7 @@ public enum Lifeguard {
         }
         switch invocation {
         case .probe(let arguments):
-            exit(ProbeCommand.run(arguments: arguments, statusFile: environment.variables["LIFEGUARD_STATUS_FILE"]))
+            probe(arguments)
         case .status(let arguments):
             exit(StatusCommand.run(arguments: arguments, environment: environment.variables))
         case .runAs(let arguments):
@@ -39,6 +36,12 @@ public enum Lifeguard {
         case .supervise(let configuration):
             supervise(configuration, environment: environment)
         }
+    }
+
+    /// `lifeguard probe`: it reads LIFEGUARD_STATUS_FILE alone.
+    static func probe(_ arguments: [String]) -> Never {
+        let statusFile = getenv("LIFEGUARD_STATUS_FILE").map { String(cString: $0) }
+        exit(ProbeCommand.run(arguments: arguments, statusFile: statusFile))
     }
 
     /// Exit 2 with one line on stderr: a configuration error, before anything was started.

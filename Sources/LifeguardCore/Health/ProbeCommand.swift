@@ -86,7 +86,7 @@ public enum ProbeCommand {
     }
 
     /// Why Lifeguard may be unable to write the status file, where the probe can tell: its directory
-    /// is missing or not writable, or the filesystem is full. Only on a failing probe: two syscalls.
+    /// is missing, or its filesystem is full or read-only. Only on a failing probe: one statvfs.
     static func writeProblem(_ path: String) -> String? {
         let directory = AtomicFileWriter(path: path).directory
         var info = statvfs()

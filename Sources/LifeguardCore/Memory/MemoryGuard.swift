@@ -161,12 +161,9 @@ public final class MemoryGuard {
         case .fire: nextSample = nil
         case .sampleAgain(let after):
             // Below an armed kernel threshold the kernel wakes the loop when usage crosses it, so
-            // only a slow sample is needed (the growth rate and the limits stay current).
-            if usageThreshold != nil, let armedThreshold, reading.usage < armedThreshold {
-                nextSample = now + max(after, policySettings.maximumInterval)
-            } else {
-                nextSample = now + after
-            }
+            // the slowest sample is enough (the growth rate and the limits stay current).
+            let belowThreshold = usageThreshold != nil && armedThreshold.map { reading.usage < $0 } == true
+            nextSample = now + (belowThreshold ? policySettings.maximumInterval : after)
         }
         return decision
     }
