@@ -122,30 +122,113 @@ struct CgroupTests {
 
     // MARK: - Readings
 
-    @Test("v1 readings: usage, working set, limits (hierarchical), soft limit, OOM kills")
+    @Test("v1 readings: usage, limits (hierarchical), soft limit, OOM kills")
     func readV1() throws {
         let tree = try FixtureTree()
-        try tree.v1Cgroup("memory/db", usage: 200_000_000, inactiveFile: 50_000_000, limit: "9223372036854771712",
+        try tree.v1Cgroup("memory/db", usage: 200_000_000, inactiveFile: 50_000_000, activeFile: 30_000_000,
+                          dirty: 20_000_000, writeback: 5_000_000, limit: "9223372036854771712",
                           hierarchical: "268435456", soft: "255013684", oomKills: 2)
         let memory = try CgroupMemory(location: CgroupLocation(version: .v1, directory: tree.root + "/memory/db", mountPoint: tree.root + "/memory"))
         #expect(memory.readUsage() == 200_000_000)
-        #expect(memory.readInactiveFile() == 50_000_000)
-        #expect(memory.read(exact: true) == MemoryReading(usage: 200_000_000, inactiveFile: 50_000_000))
-        #expect(memory.read(exact: true)?.workingSet == 150_000_000)
+        #expect(memory.readStat() == MemoryStat(inactiveFile: 50_000_000, activeFile: 30_000_000, pendingWrites: 25_000_000))
         #expect(memory.readLimits() == MemoryLimits(hard: 268_435_456, soft: 255_013_684, high: nil))
         #expect(memory.readOOMKills() == 2)
     }
 
-    @Test("v2 readings: the smallest memory.max up the tree, memory.low, memory.high")
-    func readV2() throws {
+    /// v1 reclaim waits for writeback, so dirty pages are reclaimable there (BENCHMARKS.md, section 7):
+    /// the whole file cache, active and inactive, is left out.
+    @Test("v1: unreclaimable is usage less all the file cache, dirty included; the working set is the kubelet's")
+    func unreclaimableV1() throws {
         let tree = try FixtureTree()
-        try tree.v2Cgroup("", usage: 1)
-        try tree.v2Cgroup("pod", usage: 1, max: "268435456")
-        try tree.v2Cgroup("pod/ctr", usage: 123, inactiveFile: 200, max: "max", low: "255013684", high: "260000000", oomKills: 1)
-        let memory = try CgroupMemory(location: CgroupLocation(version: .v2, directory: tree.root + "/pod/ctr", mountPoint: tree.root))
-        #expect(memory.read(exact: true)?.workingSet == 0)  // inactive file above usage clamps at 0
-        #expect(memory.readLimits() == MemoryLimits(hard: 268_435_456, soft: 255_013_684, high: 260_000_000))
-        #expect(memory.readOOMKills() == 1)
+        try tree.v1Cgroup("memory/db", usage: 200_000_000, inactiveFile: 50_000_000, activeFile: 30_000_000,
+                          dirty: 20_000_000, writeback: 5_000_000)
+        let memory = try CgroupMemory(location: CgroupLocation(version: .v1, directory: tree.root + "/memory/db", mountPoint: tree.root + "/memory"))
+        let reading = try #require(memory.read(exact: true))
+        #expect(reading.unreclaimable == 120_000_000)
+        #expect(reading.anonymousAndKernel == 120_000_000)
+        #expect(reading.workingSet == 150_000_000)
+        #expect(reading.stat?.fileCache == 80_000_000)
+        #expect(reading.stat?.missing == [])
+    }
+
+    /// v2 reclaim does not wait for writeback: dirty and writeback pages count (section 7).
+    @Test("v2: unreclaimable counts dirty and writeback pages; the growth figure leaves all the file cache out")
+    func unreclaimableV2() throws {
+        let tree = try FixtureTree()
+        try tree.v2Cgroup("ctr", usage: 200_000_000, inactiveFile: 50_000_000, activeFile: 30_000_000,
+                          dirty: 20_000_000, writeback: 5_000_000, max: "268435456")
+        let memory = try CgroupMemory(location: CgroupLocation(version: .v2, directory: tree.root + "/ctr", mountPoint: tree.root))
+        let reading = try #require(memory.read(exact: true))
+        #expect(reading.unreclaimable == 145_000_000)
+        #expect(reading.anonymousAndKernel == 120_000_000)
+        #expect(reading.workingSet == 150_000_000)
+        // Usage alone stands in for every figure, as an upper bound.
+        let usageOnly = try #require(memory.read(exact: false))
+        #expect(usageOnly.unreclaimable == 200_000_000 && usageOnly.workingSet == 200_000_000 && !usageOnly.isExact)
+    }
+
+    @Test("kernels that lack a field: counted in the direction that stops earlier, and said")
+    func missingFields() throws {
+        let tree = try FixtureTree()
+        let v2 = CgroupLocation(version: .v2, directory: tree.root + "/ctr", mountPoint: tree.root)
+        // No active_file: the active cache counts.
+        try tree.v2Cgroup("ctr", usage: 200, stat: "anon 100\ninactive_file 50\nfile_dirty 0\nfile_writeback 0\n")
+        var reading = try #require(try CgroupMemory(location: v2).read(exact: true))
+        #expect(reading.unreclaimable == 150 && reading.stat?.missing == .activeFile)
+        // No dirty/writeback on v2, where they count: the whole file cache counts.
+        try tree.v2Cgroup("ctr", usage: 200, stat: "inactive_file 50\nactive_file 30\n")
+        reading = try #require(try CgroupMemory(location: v2).read(exact: true))
+        #expect(reading.unreclaimable == 200 && reading.stat?.missing == .pendingWrites)
+        #expect(reading.anonymousAndKernel == 120, "the growth figure still leaves the cache out")
+        // A value that is not a number is a missing field.
+        try tree.v2Cgroup("ctr", usage: 200, stat: "inactive_file 50\nactive_file x\nfile_dirty 1\nfile_writeback 1\n")
+        reading = try #require(try CgroupMemory(location: v2).read(exact: true))
+        #expect(reading.unreclaimable == 152 && reading.stat?.missing == .activeFile)
+        // v1 without dirty figures: nothing changes (they are reclaimable there); without total_active_file it counts.
+        let v1 = CgroupLocation(version: .v1, directory: tree.root + "/memory/db", mountPoint: tree.root + "/memory")
+        try tree.v1Cgroup("memory/db", usage: 200, stat: "total_inactive_file 50\ntotal_active_file 30\n")
+        reading = try #require(try CgroupMemory(location: v1).read(exact: true))
+        #expect(reading.unreclaimable == 120 && reading.stat?.missing == [])
+        try tree.v1Cgroup("memory/db", usage: 200, stat: "inactive_file 7\nactive_file 8\ntotal_inactive_file 50\n")
+        reading = try #require(try CgroupMemory(location: v1).read(exact: true))
+        #expect(reading.unreclaimable == 150 && reading.stat?.missing == .activeFile)
+        // No inactive_file at all: not a memory.stat this code understands; no reading (retried).
+        try tree.v1Cgroup("memory/db", usage: 200, stat: "inactive_file 7\nactive_file 8\n")
+        #expect(try CgroupMemory(location: v1).read(exact: true) == nil)
+    }
+
+    @Test("real kernels' memory.stat: this host's v1 (6.18) and Debian 12's v2 (6.1)")
+    func realKernelSamples() throws {
+        let tree = try FixtureTree()
+        try tree.v1Cgroup("memory/db", usage: 1_206_521_856, stat: KernelSamples.v1Stat)
+        let v1 = try #require(try CgroupMemory(location: CgroupLocation(version: .v1, directory: tree.root + "/memory/db",
+                                                                          mountPoint: tree.root + "/memory")).read(exact: true))
+        #expect(v1.stat == MemoryStat(inactiveFile: 867_979_264, activeFile: 336_723_968, pendingWrites: 57_184_256))
+        #expect(v1.unreclaimable == 1_818_624)  // rss, 1.7 MiB: 1.2 GB of usage was page cache
+        try tree.v2Cgroup("ctr", usage: KernelSamples.v2Current, stat: KernelSamples.v2Stat)
+        let v2 = try #require(try CgroupMemory(location: CgroupLocation(version: .v2, directory: tree.root + "/ctr",
+                                                                          mountPoint: tree.root)).read(exact: true))
+        #expect(v2.stat?.missing == [])
+        #expect(v2.unreclaimable == KernelSamples.v2Unreclaimable)
+    }
+
+    @Test("the keyed-line scanner: every key in one pass, whole keys, lines without a value skipped")
+    func keyedLines() {
+        let text = "a 1\nbb 22\nnovalue\n c 3\nd x\n\ne 5"
+        let found: [(String, UInt64?)] = parse(text) { bytes in
+            var lines = CgroupFileParser.KeyedLines(bytes)
+            var result: [(String, UInt64?)] = []
+            while let line = lines.next() {
+                if line.key.equals("a") { result.append(("a", line.value)) }
+                if line.key.equals("bb") { result.append(("bb", line.value)) }
+                if line.key.equals("b") || line.key.equals("c") { result.append(("wrong", line.value)) }
+                if line.key.equals("d") { result.append(("d", line.value)) }
+                if line.key.equals("e") { result.append(("e", line.value)) }
+            }
+            return result
+        }
+        #expect(found.map(\.0) == ["a", "bb", "d", "e"])
+        #expect(found.map(\.1) == [1, 22, nil, 5])
     }
 
     @Test("files that vanish or hold garbage mid-run give no reading, and recover")
@@ -161,8 +244,9 @@ struct CgroupTests {
         try tree.write("ctr/memory.stat", "anon 5\n")  // truncated: no inactive_file
         #expect(memory.read(exact: true) == nil)
         try tree.write("ctr/memory.current", "250\n")
-        try tree.write("ctr/memory.stat", "inactive_file 50\n")
+        try tree.write("ctr/memory.stat", "inactive_file 50\nactive_file 0\nfile_dirty 0\nfile_writeback 0\n")
         #expect(memory.read(exact: true)?.workingSet == 200)
+        #expect(memory.read(exact: true)?.unreclaimable == 200)
         try tree.write("ctr/memory.max", "bogus")
         #expect(memory.readLimits().hard == nil)
     }

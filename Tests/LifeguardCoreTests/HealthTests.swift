@@ -21,7 +21,10 @@ struct HealthTests {
         status.memory.cgroupVersion = .v2
         status.memory.guardState = "on"
         status.memory.usage = 200_000_000
+        status.memory.unreclaimable = 120_000_000
         status.memory.workingSet = 180_000_000
+        status.memory.fileCache = 80_000_000
+        status.memory.dirty = 5_000_000
         status.memory.limit = 268_435_456
         status.memory.trigger = 255_652_815
         status.memory.kernelOOMKills = 0
@@ -36,6 +39,20 @@ struct HealthTests {
         #expect(parsed == status)
         #expect(status.json.contains("\"state\": \"ready\""))
         #expect(status.json.contains("\"soft_limit_bytes\": null"))
+        // The figure the guard decides on, next to the kubelet's working set.
+        #expect(status.json.contains("\"unreclaimable_bytes\": 120000000,\n    \"working_set_bytes\": 180000000,"))
+        #expect(status.json.contains("\"file_cache_bytes\": 80000000,\n    \"dirty_bytes\": 5000000,"))
+    }
+
+    @Test("lifeguard status shows the unreclaimable figure against the trigger, the working set beside it")
+    func statusRows() throws {
+        let rows = StatusCommand.rows(for: sampleStatus(), age: .seconds(1))
+        let value = { (key: String) in rows.first { $0.0 == key }?.1 }
+        #expect(value("unreclaimable") == "114.4 MiB (46% of the trigger)")
+        #expect(value("working set")?.hasPrefix("171.6 MiB (the kubelet's figure") == true)
+        #expect(value("usage") == "190.7 MiB, page cache 76.2 MiB (dirty 4.7 MiB)")
+        let (row, problem) = StatusCommand.tableRow(name: "db-1", status: sampleStatus(), age: .seconds(1))
+        #expect(row[2] == "114.4 MiB (46%)" && row[3] == "171.6 MiB" && !problem)
     }
 
     func write(_ text: String) throws -> String {
@@ -197,6 +214,10 @@ struct HealthTests {
         #expect(text.contains("lifeguard_state{state=\"ready\"} 1\n"))
         #expect(text.contains("lifeguard_state{state=\"starting\"} 0\n"))
         #expect(text.contains("lifeguard_memory_trigger_bytes 255652815\n"))
+        #expect(text.contains("lifeguard_memory_unreclaimable_bytes 120000000\n"))
+        #expect(text.contains("lifeguard_memory_working_set_bytes 180000000\n"))
+        #expect(text.contains("lifeguard_memory_file_cache_bytes 80000000\n"))
+        #expect(text.contains("lifeguard_memory_dirty_bytes 5000000\n"))
         #expect(text.contains("lifeguard_restarts_total 2\n"))
         #expect(!text.contains("lifeguard_memory_soft_limit_bytes"))  // unknown: no sample
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {

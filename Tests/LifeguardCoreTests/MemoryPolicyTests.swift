@@ -33,7 +33,14 @@ struct MemoryPolicyTests {
         if case .fire = cached.evaluate(MemoryReading(usage: 256 * Self.mib, inactiveFile: 200 * Self.mib), now: t0) {
             Issue.record("fired on page cache")
         }
-        // Usage alone over the trigger never fires: the exact working set must be read first.
+        // Usage at the hard limit, most of it *active* page cache (the kubelet's working set says 246
+        // MiB, over the trigger): no stop. The kernel reclaims active cache too.
+        var active = self.policy()
+        let activeCache = MemoryReading(usage: 256 * Self.mib,
+                                        stat: MemoryStat(inactiveFile: 10 * Self.mib, activeFile: 200 * Self.mib, pendingWrites: 0))
+        #expect(activeCache.workingSet == 246 * Self.mib && activeCache.unreclaimable == 46 * Self.mib)
+        if case .fire = active.evaluate(activeCache, now: t0) { Issue.record("fired on active page cache") }
+        // Usage alone over the trigger never fires: memory.stat must be read first.
         var inexact = self.policy()
         if case .fire = inexact.evaluate(MemoryReading(usage: 250 * Self.mib), now: t0) { Issue.record("fired on usage") }
         #expect(inexact.needsExactReading(usage: 250 * Self.mib))
@@ -137,5 +144,113 @@ struct MemoryPolicyTests {
     func noHardLimit() {
         var policy = MemoryPolicy(settings: .init(), trigger: 100 * Self.mib, hardLimit: nil)
         #expect(policy.evaluate(MemoryReading(usage: 100 * Self.mib, inactiveFile: 0), now: t0) == .fire(.reachedTrigger))
+    }
+}
+
+extension MemoryPolicyTests {
+    static func stat(cache: UInt64, pending: UInt64 = 0, v2: Bool = false) -> MemoryStat {
+        MemoryStat(inactiveFile: cache / 2, activeFile: cache - cache / 2, pendingWrites: pending, pendingWritesCount: v2)
+    }
+
+    @Test("v2: dirty and writeback pages count towards the trigger, clean cache does not")
+    func pendingWritesCountOnV2() {
+        var policy = policy()
+        // 230 MiB anonymous, 20 MiB of cache, 15 of them being written: 245 MiB the kernel cannot take back in time.
+        let v2 = MemoryReading(usage: 250 * Self.mib, stat: Self.stat(cache: 20 * Self.mib, pending: 15 * Self.mib, v2: true))
+        #expect(v2.unreclaimable == 245 * Self.mib && v2.anonymousAndKernel == 230 * Self.mib)
+        #expect(policy.evaluate(v2, now: t0) == .fire(.reachedTrigger))
+        // The same on v1, where reclaim waits for writeback: 230 MiB, no stop.
+        var v1Policy = self.policy()
+        let v1 = MemoryReading(usage: 250 * Self.mib, stat: Self.stat(cache: 20 * Self.mib, pending: 15 * Self.mib))
+        #expect(v1.unreclaimable == 230 * Self.mib)
+        if case .fire = v1Policy.evaluate(v1, now: t0) { Issue.record("fired on v1 dirty cache") }
+    }
+
+    @Test("page cache filling at disk speed (2.8 GB/s, a dd) is no growth: no predicted stop, on v1 or v2")
+    func cacheFillIsNoBurst() {
+        for v2 in [false, true] {
+            var policy = policy()
+            var now = t0
+            // 200 MiB of anonymous memory; the cache grows by 2.8 MB per ms until the limit, dirty on v2
+            // up to the kernel's dirty limit (a fifth of what is left: 11 MiB).
+            for step in 0...20 {
+                let cache = UInt64(step) * 2_800_000
+                let usage = min(200 * Self.mib + cache, Self.hard)
+                let pending = v2 ? min(cache, 11 * Self.mib) : 0
+                let reading = MemoryReading(usage: usage, stat: Self.stat(cache: usage - 200 * Self.mib, pending: pending, v2: v2))
+                if case .fire(let reason) = policy.evaluate(reading, now: now) {
+                    Issue.record("v2=\(v2): fired (\(reason)) at step \(step), unreclaimable \(reading.unreclaimable)")
+                }
+                now = now + .milliseconds(1)
+            }
+            #expect(policy.growthRate == 0, "v2=\(v2)")
+        }
+    }
+
+    @Test("usage-only readings and exact ones are separate series: a cache that grew below the threshold is no burst")
+    func seriesDoNotMix() {
+        var policy = policy()
+        var now = t0
+        // Below the exact threshold, usage grows at 2.8 GB/s (a writer): usage-only readings.
+        for step in 0..<10 {
+            let usage = 60 * Self.mib + UInt64(step) * 2_800_000
+            #expect(!policy.needsExactReading(usage: usage))
+            _ = policy.evaluate(MemoryReading(usage: usage), now: now)
+            now = now + .milliseconds(1)
+        }
+        #expect(policy.growthRate > 2e9, "the usage series paces the sampling")
+        // Over it, the exact figure: 60 MiB of anonymous memory and the rest cache. No rate carries over.
+        let exact = MemoryReading(usage: 200 * Self.mib, stat: Self.stat(cache: 140 * Self.mib))
+        _ = policy.evaluate(exact, now: now)
+        #expect(policy.growthRate == 0)
+    }
+
+    @Test("the exact threshold: 44 % of the trigger in a 256 MiB container, 90 % in 8 GiB")
+    func exactThreshold() {
+        let small = MemoryPolicy(settings: .init(), trigger: 255_652_815, hardLimit: Self.hard)
+        // 4 GiB/s over the 33 ms of a rate window plus the stop lead: 141.7 MB below the trigger.
+        let threshold = Double(small.exactThreshold)
+        let expected: Double = 255_652_815 - 4 * 1_073_741_824 * 0.033
+        #expect(abs(threshold - expected) < 2)
+        let fraction = threshold / 255_652_815
+        #expect(fraction > 0.44 && fraction < 0.45)
+        let big = MemoryPolicy(settings: .init(), trigger: 8 << 30, hardLimit: 9 << 30)
+        #expect(big.exactThreshold == UInt64(Double(8 << 30) * 0.9))
+        let tiny = MemoryPolicy(settings: .init(), trigger: 100 * Self.mib, hardLimit: 105 * Self.mib)
+        #expect(tiny.exactThreshold == 0, "below 142 MB every sample is exact")
+    }
+
+    /// The fastest burst measured here (two threads, 2.6 GB/s) from 30 % of the trigger, sampled when
+    /// the policy says: the first sample over the exact threshold starts the exact series, and by the
+    /// time the hard limit is within the lead (23 ms) the rate is known, so the first sample inside the
+    /// lead predicts the stop (deterministic here: 18.4 ms ahead; one interval short of the lead at most).
+    @Test("a burst from 30 % at 2.6 GB/s is predicted at the first sample within the lead")
+    func burstFromThirtyPercent() throws {
+        var policy = MemoryPolicy(settings: .init(), trigger: 255_652_815, hardLimit: Self.hard)
+        let rate = 2.6e9
+        var now = t0
+        var level = 0.3 * 255_652_815
+        var samples = 0
+        while samples < 10_000 {
+            samples += 1
+            let usage = UInt64(level)
+            let reading = policy.needsExactReading(usage: usage) ? MemoryReading(usage: usage, inactiveFile: 0) : MemoryReading(usage: usage)
+            switch policy.evaluate(reading, now: now) {
+            case .fire(let reason):
+                guard case .predicted(let seconds) = reason else {
+                    Issue.record("reached the trigger without a prediction at \(level)")
+                    return
+                }
+                #expect(seconds >= 0.015 && seconds <= 0.023, "predicted \(seconds * 1000) ms before the limit")
+                #expect(level < 255_652_815)
+                return
+            case .sampleAgain(let after):
+                now = now + after
+                level += rate * after.seconds
+                #expect(level < Double(Self.hard), "the burst reached the hard limit unseen")
+                if level >= Double(Self.hard) { return }
+            }
+        }
+        Issue.record("never fired")
     }
 }

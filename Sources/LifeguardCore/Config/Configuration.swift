@@ -4,7 +4,7 @@ public struct Configuration: Sendable, Equatable {
     public var gracePeriod: Duration = .seconds(60)
     /// Forward signals to the child's process group instead of the child alone.
     public var signalProcessGroup = false
-    /// The trigger: the working set at which the database is stopped.
+    /// The trigger: the unreclaimable memory at which the database is stopped.
     public var memoryLimit: TriggerSetting = .automatic
     /// What the hard limit keeps above an automatic trigger.
     public var headroom: Headroom = .percent(5)

@@ -20,11 +20,16 @@ public enum MetricsText {
         metric("kernel_oom_kills_total", "Processes in the container killed by the kernel OOM killer.", "counter",
                [("", memory.kernelOOMKills.map { Double($0) })])
         metric("memory_usage_bytes", "Cgroup memory usage, page cache included.", "gauge", [("", memory.usage.map { Double($0) })])
-        metric("memory_working_set_bytes", "Usage minus inactive file cache.", "gauge", [("", memory.workingSet.map { Double($0) })])
+        metric("memory_unreclaimable_bytes", "Memory the kernel cannot reclaim without killing (what the guard decides on).", "gauge",
+               [("", memory.unreclaimable.map { Double($0) })])
+        metric("memory_working_set_bytes", "The kubelet's working set: usage minus inactive file cache.", "gauge",
+               [("", memory.workingSet.map { Double($0) })])
+        metric("memory_file_cache_bytes", "Page cache on the file LRU lists.", "gauge", [("", memory.fileCache.map { Double($0) })])
+        metric("memory_dirty_bytes", "Dirty and writeback page cache.", "gauge", [("", memory.dirty.map { Double($0) })])
         metric("memory_limit_bytes", "Effective hard limit.", "gauge", [("", memory.limit.map { Double($0) })])
         metric("memory_soft_limit_bytes", "Soft limit (memory.soft_limit_in_bytes or memory.low).", "gauge",
                [("", memory.softLimit.map { Double($0) })])
-        metric("memory_trigger_bytes", "Working set at which the command is stopped.", "gauge", [("", memory.trigger.map { Double($0) })])
+        metric("memory_trigger_bytes", "Unreclaimable memory at which the command is stopped.", "gauge", [("", memory.trigger.map { Double($0) })])
         metric("memory_guard_on", "1 when the memory guard is armed.", "gauge", [("", memory.guardState == "on" ? 1 : 0)])
         metric("status_updated_timestamp_seconds", "When this file was written.", "gauge",
                [("", Double(status.updatedAt.secondsSinceEpoch) + Double(status.updatedAt.nanoseconds) / 1e9)])

@@ -24,7 +24,13 @@ public struct Status: Equatable, Sendable {
         /// Why the guard is off, when it is.
         public var guardReason: String?
         public var usage: UInt64?
+        /// What the guard decides on: memory the kernel cannot take back without killing.
+        public var unreclaimable: UInt64?
+        /// The kubelet's and cAdvisor's working set (usage − inactive file cache), for comparison.
         public var workingSet: UInt64?
+        /// The page cache on the file LRU lists, and the dirty and writeback part of it.
+        public var fileCache: UInt64?
+        public var dirty: UInt64?
         public var limit: UInt64?
         public var softLimit: UInt64?
         public var high: UInt64?
@@ -137,7 +143,10 @@ public struct Status: Equatable, Sendable {
         key("guard", "    "); string(memory.guardState)
         key("guard_reason", "    "); string(memory.guardReason)
         key("usage_bytes", "    "); number(memory.usage)
+        key("unreclaimable_bytes", "    "); number(memory.unreclaimable)
         key("working_set_bytes", "    "); number(memory.workingSet)
+        key("file_cache_bytes", "    "); number(memory.fileCache)
+        key("dirty_bytes", "    "); number(memory.dirty)
         key("limit_bytes", "    "); number(memory.limit)
         key("soft_limit_bytes", "    "); number(memory.softLimit)
         key("high_bytes", "    "); number(memory.high)
@@ -195,7 +204,10 @@ public struct Status: Equatable, Sendable {
             memory.guardReason = object["guard_reason"]?.string
             func bytes(_ key: String) -> UInt64? { Status.whole(object[key]?.number) }
             memory.usage = bytes("usage_bytes")
+            memory.unreclaimable = bytes("unreclaimable_bytes")
             memory.workingSet = bytes("working_set_bytes")
+            memory.fileCache = bytes("file_cache_bytes")
+            memory.dirty = bytes("dirty_bytes")
             memory.limit = bytes("limit_bytes")
             memory.softLimit = bytes("soft_limit_bytes")
             memory.high = bytes("high_bytes")

@@ -78,8 +78,10 @@ public enum StatusCommand {
         ]
         if let version = status.serverVersion { rows.append(("server", version)) }
         if let text = status.serverStatus { rows.append(("server status", text)) }
-        rows.append(("working set", StatusAge.bytes(memory.workingSet) + percent(memory.workingSet, of: memory.trigger, "trigger")))
-        rows.append(("usage", StatusAge.bytes(memory.usage)))
+        rows.append(("unreclaimable", StatusAge.bytes(memory.unreclaimable) + percent(memory.unreclaimable, of: memory.trigger, "trigger")))
+        rows.append(("working set", StatusAge.bytes(memory.workingSet) + " (the kubelet's figure: active page cache included)"))
+        rows.append(("usage", StatusAge.bytes(memory.usage) + ", page cache " + StatusAge.bytes(memory.fileCache)
+            + " (dirty " + StatusAge.bytes(memory.dirty) + ")"))
         rows.append(("trigger", StatusAge.bytes(memory.trigger) + " (guard \(memory.guardState)" + (memory.guardReason.map { ": \($0)" } ?? "") + ")"))
         rows.append(("limit", StatusAge.bytes(memory.limit) + ", soft limit " + StatusAge.bytes(memory.softLimit)))
         rows.append(("cgroup", (memory.cgroupVersion?.rawValue ?? "none") + (memory.cgroup.map { " \($0)" } ?? "")))
@@ -93,11 +95,11 @@ public enum StatusCommand {
     /// Many containers, one row each.
     static func table(_ files: [(name: String, path: String)]) -> Int32 {
         let bootID = StatusAge.currentBootID()
-        var rows = [["NAME", "STATE", "WORKING SET", "TRIGGER", "LIMIT", "RESTARTS", "MEM STOPS", "OOM KILLS", "UPDATED"]]
+        var rows = [["NAME", "STATE", "UNRECLAIMABLE", "WORKING SET", "TRIGGER", "LIMIT", "RESTARTS", "MEM STOPS", "OOM KILLS", "UPDATED"]]
         var problems = 0
         for (name, path) in files {
             guard let text = try? FileDescriptor.readText(path, limit: 64 * 1024), let status = Status(json: text) else {
-                rows.append([name, "missing", "-", "-", "-", "-", "-", "-", "-"])
+                rows.append([name, "missing", "-", "-", "-", "-", "-", "-", "-", "-"])
                 problems += 1
                 continue
             }
@@ -119,8 +121,8 @@ public enum StatusCommand {
         let stale = age > max(.seconds(10), status.statusInterval * 3)
         let memory = status.memory
         return ([name, stale ? "STALE" : status.state.rawValue,
-                 StatusAge.bytes(memory.workingSet) + percent(memory.workingSet, of: memory.trigger, nil),
-                 StatusAge.bytes(memory.trigger), StatusAge.bytes(memory.limit), String(status.restarts),
+                 StatusAge.bytes(memory.unreclaimable) + percent(memory.unreclaimable, of: memory.trigger, nil),
+                 StatusAge.bytes(memory.workingSet), StatusAge.bytes(memory.trigger), StatusAge.bytes(memory.limit), String(status.restarts),
                  String(status.memoryStops), memory.kernelOOMKills.map(String.init) ?? "-",
                  StatusAge.describe(age) + " ago"], stale || status.state == .exited)
     }

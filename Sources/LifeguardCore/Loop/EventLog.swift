@@ -84,9 +84,7 @@ extension StopReason {
 
 extension MemoryTriggerReport {
     var logFields: LogFields {
-        var fields: LogFields = [
-            ("working_set_bytes", LogValue(reading.workingSet)), ("usage_bytes", LogValue(reading.usage)),
-            ("inactive_file_bytes", reading.inactiveFile.map(LogValue.init) ?? .null),
+        var fields: LogFields = reading.logFields + [
             ("trigger_bytes", LogValue(trigger)), ("limit_bytes", hardLimit.map(LogValue.init) ?? .null),
             ("growth_bytes_per_s", LogValue(UInt64(max(0, growthRate)))),
             ("sample_delay_ms", .double((sampleDelay.seconds * 10_000).rounded() / 10)),
@@ -96,12 +94,32 @@ extension MemoryTriggerReport {
     }
 }
 
+extension MemoryReading {
+    /// The figure the guard decides on first, then the kubelet's working set and the parts between.
+    var logFields: LogFields {
+        [("unreclaimable_bytes", LogValue(unreclaimable)), ("working_set_bytes", LogValue(workingSet)),
+         ("usage_bytes", LogValue(usage)), ("file_cache_bytes", stat.map { LogValue($0.fileCache) } ?? .null),
+         ("inactive_file_bytes", stat.map { LogValue($0.inactiveFile) } ?? .null),
+         ("dirty_bytes", stat.map { LogValue($0.pendingWrites) } ?? .null)]
+    }
+}
+
+extension MemoryStat.MissingFields {
+    /// What each missing field means for the figure, for the log.
+    var description: String {
+        var parts: [String] = []
+        if contains(.activeFile) { parts.append("no active_file: the active page cache counts as unreclaimable") }
+        if contains(.pendingWrites) { parts.append("no file_dirty/file_writeback: the whole page cache counts as unreclaimable") }
+        return parts.joined(separator: "; ")
+    }
+}
+
 extension MemoryGuardEvent {
     public var logLevel: LogLevel {
         switch self {
         case .kernelNotification: return .debug
         case .armed, .readingRecovered: return .info
-        case .disarmed: return .warn
+        case .disarmed, .statFieldsMissing: return .warn
         case .triggerNotBelowLimit, .kernelOOMKill, .readingFailed: return .error
         }
     }
@@ -119,6 +137,7 @@ extension MemoryGuardEvent {
         case .kernelOOMKill: return "the kernel OOM killer killed a process in this container"
         case .readingFailed: return "cannot read the cgroup memory files; still supervising, retrying"
         case .readingRecovered: return "cgroup memory files readable again"
+        case .statFieldsMissing: return "memory.stat lacks fields the guard uses: what they stand for counts as unreclaimable (it may stop earlier, never later)"
         }
     }
 
@@ -130,9 +149,9 @@ extension MemoryGuardEvent {
         case .triggerNotBelowLimit(let trigger, let hard):
             return [("trigger_bytes", LogValue(trigger)), ("limit_bytes", LogValue(hard))]
         case .kernelOOMKill(let count, let previous, let reading):
-            return [("oom_kills", LogValue(count)), ("new_oom_kills", LogValue(count - previous)),
-                    ("working_set_bytes", reading.map { LogValue($0.workingSet) } ?? .null),
-                    ("usage_bytes", reading.map { LogValue($0.usage) } ?? .null)]
+            return [("oom_kills", LogValue(count)), ("new_oom_kills", LogValue(count - previous))]
+                + (reading?.logFields ?? [])
+        case .statFieldsMissing(let missing): return [("missing", .string(missing.description))]
         case .readingFailed, .readingRecovered, .kernelNotification: return []
         }
     }

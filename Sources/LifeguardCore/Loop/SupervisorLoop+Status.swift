@@ -27,7 +27,10 @@ extension SupervisorLoop {
             status.memory.guardReason = memory.policy != nil ? nil
                 : memory.triggerSetting == .off ? "LIFEGUARD_MEMORY_LIMIT=off" : "no hard memory limit and no LIFEGUARD_MEMORY_LIMIT"
             status.memory.usage = reading?.usage
+            status.memory.unreclaimable = reading?.unreclaimable
             status.memory.workingSet = reading?.workingSet
+            status.memory.fileCache = reading?.stat?.fileCache
+            status.memory.dirty = reading?.stat?.pendingWrites
             status.memory.limit = memory.limits.hard
             status.memory.softLimit = memory.limits.soft
             status.memory.high = memory.limits.high
@@ -53,8 +56,8 @@ extension SupervisorEvent {
         case .spawnFailed(let error): return ("spawn_failed", error.description)
         case .stopBegan(.signal(let signal), _, _): return ("stop_signal", "\(signal) received: graceful stop")
         case .stopBegan(.memory(let report), _, _):
-            return ("memory_limit", "working set \(report.reading.workingSet) bytes, trigger \(report.trigger)"
-                + (report.hardLimit.map { ", limit \($0)" } ?? "") + ": graceful stop")
+            return ("memory_limit", "unreclaimable \(report.reading.unreclaimable) bytes (working set \(report.reading.workingSet)), "
+                + "trigger \(report.trigger)" + (report.hardLimit.map { ", limit \($0)" } ?? "") + ": graceful stop")
         case .gracePeriodExpired(let pid, _): return ("killed", "pid \(pid) did not stop within the grace period: SIGKILL")
         case .childExited(let pid, let status): return ("child_exited", "pid \(pid) \(status)")
         case .ready(let source): return ("ready", "by \(source.rawValue)")
@@ -74,7 +77,7 @@ extension MemoryGuardEvent {
         switch self {
         case .kernelOOMKill(let count, let previous, let reading):
             return ("kernel_oom_kill", "\(count - previous) process(es) killed by the kernel OOM killer (total \(count))"
-                + (reading.map { ", working set \($0.workingSet) bytes" } ?? ""))
+                + (reading.map { ", unreclaimable \($0.unreclaimable) bytes (working set \($0.workingSet))" } ?? ""))
         case .disarmed: return ("memory_guard_off", logMessage)
         case .triggerNotBelowLimit: return ("memory_guard_misconfigured", logMessage)
         default: return nil

@@ -121,6 +121,7 @@ public final class SupervisorLoop {
             break
         }
         if memory.isFailing != wasFailing { log([memory.isFailing ? .readingFailed : .readingRecovered]) }
+        if let missing = memory.takeMissingFieldsEvent() { log([missing]) }
     }
 
     private func nextWake() -> MonotonicInstant {

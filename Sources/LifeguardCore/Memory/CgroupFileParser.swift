@@ -5,7 +5,7 @@ public enum CgroupFileParser {
     /// value this large is no limit on any architecture.
     public static let unlimitedThreshold: UInt64 = 1 << 62
 
-    /// A limit file: `max` (v2) or a huge v1 value means nil (no limit). Garbage is `.invalid`.
+    /// A limit file: `max` (v2) or a huge v1 value is `.unlimited`; garbage is `.invalid`.
     public enum Limit: Equatable, Sendable {
         case bytes(UInt64)
         case unlimited
@@ -45,29 +45,56 @@ public enum CgroupFileParser {
     }
 
     /// The value of `key` in a flat keyed file (`memory.stat`, `memory.events`, `memory.oom_control`):
-    /// lines of "key value". Only whole keys at the start of a line match ("inactive_file" does not
-    /// match "total_inactive_file"). nil when the key is missing or its value is not a number.
+    /// lines of "key value". Only whole keys match ("inactive_file" does not match
+    /// "total_inactive_file"). nil when the key is missing or its value is not a number.
     public static func keyedValue(_ bytes: UnsafeRawBufferPointer, key: StaticString) -> UInt64? {
-        let keyLength = key.utf8CodeUnitCount
-        let keyStart = key.utf8Start
-        var lineStart = 0
-        while lineStart < bytes.count {
-            var lineEnd = lineStart
-            while lineEnd < bytes.count, bytes[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
-            if lineEnd - lineStart > keyLength, bytes[lineStart + keyLength] == UInt8(ascii: " ") {
-                var matches = true
-                for offset in 0..<keyLength where bytes[lineStart + offset] != keyStart[offset] {
-                    matches = false
-                    break
-                }
-                if matches {
-                    let value = UnsafeRawBufferPointer(rebasing: bytes[(lineStart + keyLength + 1)..<lineEnd])
-                    return integer(value)
-                }
-            }
-            lineStart = lineEnd + 1
+        var lines = KeyedLines(bytes)
+        while let line = lines.next() {
+            if line.key.equals(key) { return line.value }
         }
         return nil
+    }
+
+    /// The "key value" lines of a flat keyed file, in order, without allocating: one pass reads every
+    /// key a caller wants (memory.stat is scanned once per sample, not once per key).
+    public struct KeyedLines {
+        public struct Line {
+            public let key: Key
+            /// nil when the value is not a number.
+            public let value: UInt64?
+        }
+
+        /// A key's bytes, valid while the buffer is.
+        public struct Key {
+            let bytes: UnsafeRawBufferPointer
+
+            public func equals(_ name: StaticString) -> Bool {
+                guard bytes.count == name.utf8CodeUnitCount else { return false }
+                let start = name.utf8Start
+                for offset in 0..<bytes.count where bytes[offset] != start[offset] { return false }
+                return true
+            }
+        }
+
+        private let bytes: UnsafeRawBufferPointer
+        private var lineStart = 0
+
+        public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+        /// The next line with a key and a value separated by one space; other lines are skipped.
+        public mutating func next() -> Line? {
+            while lineStart < bytes.count {
+                var lineEnd = lineStart
+                while lineEnd < bytes.count, bytes[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
+                defer { lineStart = lineEnd + 1 }
+                var space = lineStart
+                while space < lineEnd, bytes[space] != UInt8(ascii: " ") { space += 1 }
+                guard space > lineStart, space < lineEnd else { continue }
+                return Line(key: Key(bytes: UnsafeRawBufferPointer(rebasing: bytes[lineStart..<space])),
+                            value: integer(UnsafeRawBufferPointer(rebasing: bytes[(space + 1)..<lineEnd])))
+            }
+            return nil
+        }
     }
 
     @inline(__always)

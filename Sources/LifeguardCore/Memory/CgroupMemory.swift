@@ -14,8 +14,6 @@ public final class CgroupMemory {
     public let eventsFile: FileDescriptor?
     private let buffer: UnsafeMutableRawBufferPointer
 
-    private var statKey: StaticString { location.version == .v1 ? "total_inactive_file" : "inactive_file" }
-
     public init(location: CgroupLocation) throws(Errno) {
         self.location = location
         let directory = location.directory
@@ -50,18 +48,22 @@ public final class CgroupMemory {
         return CgroupFileParser.integer(bytes)
     }
 
-    /// The inactive file cache (hierarchical on v1).
-    public func readInactiveFile() -> UInt64? {
+    /// The file-cache figures of memory.stat; nil when it cannot be read or lacks `inactive_file`.
+    public func readStat() -> MemoryStat? {
         guard let bytes = readWhole(statFile) else { return nil }
-        return CgroupFileParser.keyedValue(bytes, key: statKey)
+        return MemoryStat.parse(bytes, version: location.version)
     }
 
-    /// A reading: usage always, the inactive file cache only when `exact`.
+    /// A reading: usage always, memory.stat only when `exact`.
     public func read(exact: Bool) -> MemoryReading? {
         guard let usage = readUsage() else { return nil }
-        guard exact else { return MemoryReading(usage: usage) }
-        guard let inactive = readInactiveFile() else { return nil }
-        return MemoryReading(usage: usage, inactiveFile: inactive)
+        return exact ? completed(MemoryReading(usage: usage)) : MemoryReading(usage: usage)
+    }
+
+    /// `reading` with memory.stat added (one more read); nil when memory.stat cannot be read.
+    public func completed(_ reading: MemoryReading) -> MemoryReading? {
+        guard let stat = readStat() else { return nil }
+        return MemoryReading(usage: reading.usage, stat: stat)
     }
 
     public func readLimits() -> MemoryLimits {

@@ -17,6 +17,9 @@ public enum MemoryGuardEvent: Equatable, Sendable {
     case readingFailed
     /// Readings work again after a failure.
     case readingRecovered
+    /// This kernel's memory.stat lacks fields the figure uses: what they stand for is counted as
+    /// unreclaimable (the guard may stop earlier than needed, never later).
+    case statFieldsMissing(MemoryStat.MissingFields)
 }
 
 /// The memory guard's shell: the cgroup's files, the policy, and the kernel's notifications. The loop
@@ -95,7 +98,7 @@ public final class MemoryGuard {
                 if let hard = newLimits.hard, resolved >= hard {
                     events.append(.triggerNotBelowLimit(trigger: resolved, hardLimit: hard))
                 }
-                armUsageThreshold(at: UInt64(Double(resolved) * policySettings.exactFraction))
+                if let exactThreshold = policy?.exactThreshold { armUsageThreshold(at: exactThreshold) }
             } else {
                 policy = nil
                 nextSample = nil
@@ -139,7 +142,7 @@ public final class MemoryGuard {
 
     /// One sample: read, decide, schedule the next. Allocates nothing; returns `.fire` when the
     /// database must be stopped now. nil when off, or when the files could not be read (the next
-    /// attempt is scheduled at the minimum interval and `readingFailed` reports it once).
+    /// attempt is scheduled 100 minimum intervals later, and `readingFailed` reports it once).
     /// The policy is used in place (`policy?.`), never copied out: a copy of its growth window goes
     /// through generic value witnesses, code nothing else in the steady state runs.
     public func sample(now: MonotonicInstant) -> MemoryPolicy.Decision? {
@@ -147,7 +150,8 @@ public final class MemoryGuard {
         if let planned = nextSample { lastSampleDelay = now - planned }
         var reading = cgroup.read(exact: false)
         if let usage = reading?.usage, policy?.needsExactReading(usage: usage) == true {
-            reading = cgroup.read(exact: true)
+            // Not `reading.flatMap(cgroup.completed)`: a method reference is a closure, an allocation.
+            if let usageOnly = reading { reading = cgroup.completed(usageOnly) }
         }
         guard let reading else {
             readingFailed = true
@@ -156,6 +160,10 @@ public final class MemoryGuard {
         }
         readingFailed = false
         lastReading = reading
+        if let missing = reading.stat?.missing, !missing.isSubset(of: missingStatFields) {
+            missingStatFields.formUnion(missing)
+            missingStatFieldsNews = true
+        }
         guard let decision = policy?.evaluate(reading, now: now) else { return nil }
         switch decision {
         case .fire: nextSample = nil
@@ -170,6 +178,17 @@ public final class MemoryGuard {
 
     /// Whether the last sample failed (the loop logs the change once).
     public var isFailing: Bool { readingFailed }
+
+    /// memory.stat fields this kernel does not report, seen so far (counted conservatively).
+    public private(set) var missingStatFields: MemoryStat.MissingFields = []
+    private var missingStatFieldsNews = false
+
+    /// The event for fields found missing since the last call, once each (the loop logs it after acting).
+    public func takeMissingFieldsEvent() -> MemoryGuardEvent? {
+        guard missingStatFieldsNews else { return nil }
+        missingStatFieldsNews = false
+        return .statFieldsMissing(missingStatFields)
+    }
 
     /// The figures behind a firing decision, for the log and the status.
     public func report(for reason: MemoryPolicy.FireReason) -> MemoryTriggerReport? {

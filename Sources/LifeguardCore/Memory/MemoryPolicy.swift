@@ -1,4 +1,6 @@
-/// Decides, from each reading, whether to stop the database now or when to look again.
+/// Decides, from each reading, whether to stop the database now or when to look again. It decides on
+/// the memory the kernel cannot take back without killing (`MemoryReading.unreclaimable`): page cache
+/// alone never stops the database, nor makes a predicted stop.
 ///
 /// Inside an unprivileged container cgroupfs is read-only, so no kernel threshold can be armed and
 /// the guard must poll. A fixed interval cannot be both cheap and fast (a 1 s poll loses the race at
@@ -25,8 +27,9 @@ public struct MemoryPolicy: Sendable {
         /// From kill(2) until the child stops growing: the guard fires when, at the observed growth
         /// rate, the hard limit is closer than this.
         public var stopLatency: Duration
-        /// Above this fraction of the trigger, samples read the exact working set (memory.stat);
-        /// below it, usage alone proves the working set is below the trigger.
+        /// Samples read memory.stat for the exact figure once usage is within this fraction of the
+        /// trigger, or within what the fill rate covers in a rate window plus the stop lead, whichever
+        /// is wider (`exactThreshold`); below, usage alone proves the unreclaimable memory is below.
         public var exactFraction: Double
         /// The growth rate is measured over at least this long.
         public var rateWindow: Duration
@@ -46,7 +49,7 @@ public struct MemoryPolicy: Sendable {
     }
 
     public enum FireReason: Equatable, Sendable {
-        /// The working set reached the trigger.
+        /// The unreclaimable memory reached the trigger.
         case reachedTrigger
         /// Below the trigger, but at the observed rate the hard limit comes before a shutdown could start.
         case predicted(secondsToLimit: Double)
@@ -58,13 +61,18 @@ public struct MemoryPolicy: Sendable {
     }
 
     public var settings: Settings
-    /// Working set at which the database is stopped (the article's "offer").
+    /// The unreclaimable memory at which the database is stopped (the article's "offer").
     public var trigger: UInt64
     /// The kernel's hard limit, the point that must never be reached; nil when there is none.
     public var hardLimit: UInt64?
-    /// Sustained growth of the working set, bytes per second, over at least `rateWindow`.
+    /// Sustained growth, bytes per second, over at least `rateWindow`: of the memory page cache cannot
+    /// move (`MemoryReading.anonymousAndKernel`) while samples are exact, of usage while they are not.
     public private(set) var growthRate: Double = 0
-    private var history = GrowthWindow()
+    /// Exact readings only: anonymous and kernel memory. The predicted stop uses this rate alone.
+    private var exactHistory = GrowthWindow()
+    /// Usage-only readings: they pace the sampling far below the trigger, never a stop. Kept apart so
+    /// that a series never mixes usage (page cache included) with a figure that leaves it out.
+    private var usageHistory = GrowthWindow()
 
     public init(settings: Settings = Settings(), trigger: UInt64, hardLimit: UInt64?) {
         self.settings = settings
@@ -72,28 +80,49 @@ public struct MemoryPolicy: Sendable {
         self.hardLimit = hardLimit
     }
 
-    /// Whether the next sample must read the exact working set (memory.stat) rather than usage alone.
-    public func needsExactReading(usage: UInt64) -> Bool {
-        Double(usage) >= Double(trigger) * settings.exactFraction
+    /// Usage from which samples read memory.stat. Far enough below the trigger that a burst at the
+    /// fill rate has been measured on exact readings for a whole rate window before the hard limit is
+    /// within the stop lead: the predicted stop must not wait for a growth rate to build up (about
+    /// 44 % of the trigger in a 256 MiB container; 90 % in large ones). The v1 kernel threshold is
+    /// armed here too.
+    public var exactThreshold: UInt64 {
+        let fillMargin = settings.fillRate * (lead + settings.rateWindow.seconds)
+        let margin = max(Double(trigger) * (1 - settings.exactFraction), fillMargin)
+        return Double(trigger) > margin ? UInt64(Double(trigger) - margin) : 0
     }
 
+    /// Whether the next sample must read memory.stat rather than usage alone.
+    public func needsExactReading(usage: UInt64) -> Bool { usage >= exactThreshold }
+
+    /// How far ahead of the hard limit a growing database must be stopped: the stop latency, the
+    /// reaction time and one sampling interval.
+    var lead: Double { settings.stopLatency.seconds + settings.reactionTime.seconds + settings.minimumInterval.seconds }
+
     public mutating func evaluate(_ reading: MemoryReading, now: MonotonicInstant) -> Decision {
-        history.add(level: reading.workingSet, at: now)
-        growthRate = history.rate(over: settings.rateWindow)
+        // Each series starts afresh when the readings change kind: a rate across the change would
+        // compare a figure with page cache in it to one without.
+        if reading.isExact {
+            usageHistory.reset()
+            exactHistory.add(level: reading.anonymousAndKernel, at: now)
+            growthRate = exactHistory.rate(over: settings.rateWindow)
+        } else {
+            exactHistory.reset()
+            usageHistory.add(level: reading.usage, at: now)
+            growthRate = usageHistory.rate(over: settings.rateWindow)
+        }
         return decide(reading, growthRate: growthRate)
     }
 
     /// The decision for `reading` at `growthRate`, with no effect: `evaluate` once the growth window
     /// has the reading (and, run on its own, how the loop brings this code in before it is needed).
     public func decide(_ reading: MemoryReading, growthRate: Double) -> Decision {
-        let level = reading.workingSet
-        // Only the real working set can stop the database: page cache alone never does.
+        let level = reading.unreclaimable
+        // Only an exact reading can stop the database: usage alone includes page cache.
         if reading.isExact && level >= trigger { return .fire(.reachedTrigger) }
 
         // Fast growth: the hard limit would come before the database stops growing.
         let ceiling = hardLimit ?? trigger
         let headroom = ceiling > level ? Double(ceiling - level) : 0
-        let lead = settings.stopLatency.seconds + settings.reactionTime.seconds + settings.minimumInterval.seconds
         if reading.isExact, growthRate > 0, headroom / growthRate <= lead {
             return .fire(.predicted(secondsToLimit: headroom / growthRate))
         }
@@ -105,7 +134,8 @@ public struct MemoryPolicy: Sendable {
 
     /// Forget the history (after a restart: a new process, a new curve).
     public mutating func reset() {
-        history.reset()
+        exactHistory.reset()
+        usageHistory.reset()
         growthRate = 0
     }
 
