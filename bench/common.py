@@ -52,9 +52,24 @@ class Cgroup:
                 return int(line.split()[1])
         return 0
 
+    def stat(self):
+        return {key: int(value) for key, value in (line.split() for line in self.read("memory.stat").splitlines())}
+
     def working_set(self):
-        stat = dict(line.split() for line in self.read("memory.stat").splitlines())
-        return int(self.read("memory.usage_in_bytes")) - int(stat["total_inactive_file"])
+        """The kubelet's figure: usage − total_inactive_file."""
+        return int(self.read("memory.usage_in_bytes")) - self.stat()["total_inactive_file"]
+
+    def unreclaimable(self):
+        """What Lifeguard decides on, on v1: usage less all the file cache."""
+        stat = self.stat()
+        return int(self.read("memory.usage_in_bytes")) - stat["total_inactive_file"] - stat["total_active_file"]
+
+    def file_cache(self):
+        stat = self.stat()
+        return stat["total_inactive_file"] + stat["total_active_file"]
+
+    def usage(self):
+        return int(self.read("memory.usage_in_bytes"))
 
     def enter_command(self, command):
         """COMMAND wrapped so that it starts inside this cgroup."""

@@ -60,7 +60,7 @@ def run(options):
         for name, pid, cgroup in watched:
             cpu = cpu_seconds(pid) - before[pid][0]
             wakeups = context_switches(pid) - before[pid][1]
-            rows.append([name, f"{cgroup.working_set() / cgroup.limit * 100:.0f} %",
+            rows.append([name, f"{cgroup.unreclaimable() / cgroup.limit * 100:.0f} %",
                          f"{cpu * 1000:.0f} ms", f"{cpu / elapsed * 100:.3f} %", f"{wakeups / elapsed * 60:.0f}",
                          f"{cpu / max(wakeups, 1) * 1e6:.0f} µs"])
             options.log(f"idle {name}: cpu {cpu:.3f} s, wake-ups {wakeups} in {elapsed:.1f} s")
@@ -76,7 +76,7 @@ def run(options):
     share = {row[0]: float(row[3].split()[0]) for row in rows}
     return {
         "title": f"2. Idle cost: supervising an idle MariaDB for {window} s",
-        "header": ["supervisor", "working set / limit", "CPU in the window", "of one core", "wake-ups per minute",
+        "header": ["supervisor", "unreclaimable / limit", "CPU in the window", "of one core", "wake-ups per minute",
                    "CPU per wake-up"],
         "rows": rows,
         "goal": "Lifeguard ≤ 0.05 % of one core, on the host and in a container",

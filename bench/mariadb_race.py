@@ -43,7 +43,7 @@ def prepare():
 def sample_growth(cgroup, until, samples):
     while not until.is_set():
         try:
-            samples.append((time.monotonic(), cgroup.working_set()))
+            samples.append((time.monotonic(), cgroup.unreclaimable()))
         except (OSError, KeyError, ValueError):
             pass
         time.sleep(0.005)

@@ -3,11 +3,13 @@
 touches memory at a set rate (1 or 2 threads) and exits on SIGTERM. Counted: kernel OOM kills per run
 for each guard; measured in the hog: from the working set crossing the trigger to SIGTERM arriving."""
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
+import time
 
-from common import HELPER, LIFEGUARD, MIB, NAIVE_POLLER, Cgroup, children_of, percentile, stop
+from common import HELPER, LIFEGUARD, MIB, NAIVE_POLLER, Cgroup, children_of, percentile, stop, wait_until
 from timeline import Timeline
 
 LIMIT = 256 * MIB
@@ -49,9 +51,58 @@ def stop_container(process, timeout=90):
     stop(process, timeout)
 
 
-def one_run(guard, rate, threads, start, cgroup, directory):
-    """Runs one race; returns (OOM-killed, Timeline)."""
+# Section 4c: the same hogs after the page cache was filled to 90 % of the limit, clean (a file read)
+# or dirty (a writer that keeps writing through the burst): the burst must make the kernel reclaim
+# cache first, and the guard must see through the cache to the hog's anonymous memory.
+CACHE_RATES = [rate for rate in RATES if rate[1] != "10"]
+CACHES = ["clean", "dirty"]
+CACHE_GUARDS = ["lifeguard, container", "lifeguard, host", "no guard"]
+CACHE_START = 0.3
+
+
+class PageCache:
+    """Fills the race cgroup's page cache before a run: `clean` reads a file that was written around
+    the cache (so its pages are charged to the cgroup as they are read); `dirty` starts a writer in the
+    cgroup that rewrites a 512 MiB file until `stop`, so the cache stays full of dirty pages."""
+
+    def __init__(self, kind, cgroup, directory):
+        self.kind, self.cgroup = kind, cgroup
+        self.path = os.path.join(directory, f"cache-{kind}")
+        self.writer = None
+        if kind == "clean":
+            subprocess.run(["dd", "if=/dev/zero", f"of={self.path}", "bs=1M", f"count={LIMIT // MIB}", "oflag=direct"],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def fill(self, fraction=0.9):
+        target = int(LIMIT * fraction)
+        if self.kind == "clean":
+            with open(self.path, "rb") as handle:
+                os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+            need = max(0, target - self.cgroup.usage()) // MIB
+            subprocess.run(self.cgroup.enter_command(["dd", f"if={self.path}", "of=/dev/null", "bs=1M", f"count={need}"]),
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        else:
+            loop = f'while :; do dd if=/dev/zero of="{self.path}" bs=1M count=512 conv=notrunc 2>/dev/null; done'
+            self.writer = subprocess.Popen(self.cgroup.enter_command(["sh", "-c", loop]), start_new_session=True)
+            wait_until(lambda: self.cgroup.usage() >= target, 10)
+
+    def stop(self):
+        if self.writer is not None:
+            os.killpg(self.writer.pid, signal.SIGKILL)
+            self.writer.wait()
+            self.writer = None
+
+    def close(self):
+        self.stop()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+def one_run(guard, rate, threads, start, cgroup, directory, cache=None):
+    """Runs one race (after `cache.fill()`, when given); returns (OOM-killed, Timeline)."""
     timeline_path = os.path.join(directory, "timeline")
+    if cache is not None:
+        cache.fill()
     hog = [HELPER, "hog", rate, "--threads", str(threads), "--prefill", str(prefill_mib(start)), "--prefill-rate", "400",
            "--pause", "1.5", "--timeline", timeline_path, "--cgroup", cgroup.path]
     kills = cgroup.oom_kills()
@@ -61,7 +112,8 @@ def one_run(guard, rate, threads, start, cgroup, directory):
         command = ["env", f"LIFEGUARD_STATUS_FILE={directory}/status.json", "LIFEGUARD_READY_ADDRESS=none"] + fill + [
             LIFEGUARD, "--on-memory-limit", "exit", "--grace-period", "10", "--"] + hog
         command = container(cgroup, command) if "container" in guard else cgroup.enter_command(command)
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(os.path.join(directory, "lifeguard.log"), "w") as log:
+            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
     else:
         process = subprocess.Popen(cgroup.enter_command(hog), stdout=subprocess.DEVNULL)
         if guard.startswith("naive"):
@@ -78,7 +130,16 @@ def one_run(guard, rate, threads, start, cgroup, directory):
         if poller:
             poller.kill()
             poller.wait()
-    return cgroup.oom_kills() > kills, Timeline(timeline_path)
+        if cache is not None:
+            cache.stop()
+    killed = cgroup.oom_kills() > kills
+    if killed and guard.startswith("lifeguard"):
+        # A lost race is kept for reading: Lifeguard's log and the kernel's report.
+        kept = f"/var/tmp/lifeguard-race-kill-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        shutil.copy(os.path.join(directory, "lifeguard.log"), kept + ".log")
+        with open(kept + ".dmesg", "w") as handle:
+            subprocess.run(["dmesg"], stdout=handle, stderr=subprocess.DEVNULL)
+    return killed, Timeline(timeline_path)
 
 
 def run(options):
@@ -95,9 +156,48 @@ def run(options):
                     reactions[guard, label] = [t.reaction_ms(TRIGGER) for _, t in outcomes if t.reaction_ms(TRIGGER) is not None]
                     rates.setdefault(label, []).extend(t.rate() for _, t in outcomes if t.rate())
                     options.log(f"race {label} {guard}: {kills[guard, label]}/{options.runs} OOM-killed")
+        cache_kills = cache_races(options, cgroup)
     finally:
         cgroup.close()
-    return [reaction_section(reactions, rates), race_section(options, kills, rates)]
+    return [reaction_section(reactions, rates), race_section(options, kills, rates), cache_section(options, cache_kills)]
+
+
+def cache_races(options, cgroup):
+    """Section 4c's runs: {(guard, cache, label): (kills, runs)}."""
+    kills = {}
+    no_guard_runs = max(2, options.runs // 4)
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as directory:
+        for kind in CACHES:
+            cache = PageCache(kind, cgroup, directory)
+            try:
+                for label, rate, threads, _ in CACHE_RATES:
+                    for guard in CACHE_GUARDS:
+                        runs = no_guard_runs if guard == "no guard" else options.runs
+                        outcomes = [one_run(guard, rate, threads, CACHE_START, cgroup, directory, cache) for _ in range(runs)]
+                        kills[guard, kind, label] = (sum(killed for killed, _ in outcomes), runs)
+                        options.log(f"race, {kind} cache, {label}, {guard}: {kills[guard, kind, label][0]}/{runs} OOM-killed")
+            finally:
+                cache.close()
+    return kills
+
+
+def cache_section(options, kills):
+    header = ["guard", "page cache"] + [label for label, *_ in CACHE_RATES]
+    rows = [[guard, kind] + [f"{kills[guard, kind, label][0]}/{kills[guard, kind, label][1]}" for label, *_ in CACHE_RATES]
+            for guard in CACHE_GUARDS for kind in CACHES]
+    met = all(kills[guard, kind, label][0] == 0 for guard in CACHE_GUARDS[:2] for kind in CACHES for label, *_ in CACHE_RATES)
+    return {
+        "title": "4c. The race with a full page cache: kernel OOM kills / runs (256 MiB hard limit)",
+        "header": header, "rows": rows,
+        "goal": "Lifeguard (default settings): zero kernel OOM kills at every rate, with clean and with dirty cache",
+        "met": met,
+        "notes": ["Before each run the cgroup's page cache is filled to 90 % of the limit: \"clean\" by reading a file "
+                  "written with direct I/O (its pages are charged to the cgroup as they are read); \"dirty\" by a "
+                  "writer in the cgroup that rewrites a 512 MiB file and keeps writing through the burst. Then the same "
+                  "hog as in section 4 fills its anonymous memory to 30 % of the trigger (displacing cache), stays still "
+                  "for 1.5 s and grows at the rate until SIGTERM: every byte it takes must first be reclaimed from the "
+                  "cache. \"no guard\" shows the race is real; it runs a quarter as many times."],
+    }
 
 
 def measured(rates, label):

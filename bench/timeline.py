@@ -1,4 +1,4 @@
-"""Reads the hog's timeline (Sources/CTestHelperSupport/Timeline.c): when the working set crossed the
+"""Reads the hog's timeline (Sources/CTestHelperSupport/Timeline.c): when the unreclaimable memory crossed the
 trigger and when SIGTERM arrived, both measured in the child."""
 import struct
 
@@ -11,7 +11,7 @@ class Timeline:
         values = struct.unpack_from(f"<{3 * count}q", data, 16)
         self.term_ns = term or None
         entries = [values[i:i + 3] for i in range(0, 3 * count, 3)]
-        # (working set read, memset began, working set after the chunk), in the order they were read
+        # (figure read, memset began, unreclaimable bytes after the chunk), in the order they were read
         self.chunks = sorted((read, began, working_set) for began, read, working_set in entries if read > 0 and working_set >= 0)
         self.readings = [(read, working_set) for read, _, working_set in self.chunks]
         # Chunks SIGTERM interrupted: only their beginning is known.

@@ -1,8 +1,8 @@
-// The memory hog's timeline, for the benchmarks (bench/): when the working set grew and when SIGTERM
-// arrived, measured on the child's side. A file mapped shared, so it survives the hog's _exit and the
+// The memory hog's timeline, for the benchmarks (bench/): when the memory the guard decides on grew and
+// when SIGTERM arrived, measured on the child's side. A file mapped shared, so it survives the hog's _exit and the
 // harness reads it afterwards. Layout, little-endian int64: [0] CLOCK_MONOTONIC ns at SIGTERM (0 if
 // none), [1] entries recorded, then per chunk (CLOCK_MONOTONIC ns when the chunk's memset began, ns
-// after the working set was read, working set bytes after the chunk). A chunk SIGTERM interrupted has
+// after the figure was read, unreclaimable bytes after the chunk). A chunk SIGTERM interrupted has
 // only its beginning (the other two are 0).
 #define _GNU_SOURCE
 #include "CTestHelperSupport.h"
@@ -18,7 +18,8 @@
 static int64_t *timeline;
 static int64_t capacity;
 static int usage_fd = -1, stat_fd = -1;
-static const char *inactive_key = "total_inactive_file ";
+static const char *inactive_key = "\ntotal_inactive_file ";
+static const char *active_key = "\ntotal_active_file ";
 
 int64_t lg_timeline_now(void) {
     struct timespec ts;
@@ -48,19 +49,26 @@ int lg_timeline_watch_cgroup_v1(const char *directory) {
     return usage_fd >= 0 && stat_fd >= 0 ? 0 : -1;
 }
 
-/// usage − total_inactive_file, the working set as the guard (and `docker stats`) compute it on v1.
-static int64_t working_set(void) {
+static int64_t key_value(const char *buffer, const char *key) {
+    const char *line = strstr(buffer, key);
+    return line == NULL ? -1 : strtoll(line + strlen(key), NULL, 10);
+}
+
+/// usage − (total_inactive_file + total_active_file): the unreclaimable memory, as the guard computes
+/// it on v1 (where dirty pages are reclaimable).
+static int64_t unreclaimable(void) {
     char buffer[8192];
     ssize_t length = pread(usage_fd, buffer, sizeof buffer - 1, 0);
     if (length <= 0) return -1;
     buffer[length] = 0;
     int64_t usage = strtoll(buffer, NULL, 10);
-    length = pread(stat_fd, buffer, sizeof buffer - 1, 0);
+    buffer[0] = '\n';
+    length = pread(stat_fd, buffer + 1, sizeof buffer - 2, 0);
     if (length <= 0) return -1;
-    buffer[length] = 0;
-    char *line = strstr(buffer, inactive_key);
-    if (line == NULL) return -1;
-    return usage - strtoll(line + strlen(inactive_key), NULL, 10);
+    buffer[length + 1] = 0;
+    int64_t inactive = key_value(buffer, inactive_key), active = key_value(buffer, active_key);
+    if (inactive < 0 || active < 0) return -1;
+    return usage - inactive - active;
 }
 
 int64_t lg_timeline_begin(void) {
@@ -73,7 +81,7 @@ int64_t lg_timeline_begin(void) {
 
 void lg_timeline_end(int64_t index) {
     if (index < 0) return;
-    int64_t bytes = working_set();
+    int64_t bytes = unreclaimable();
     timeline[4 + 3 * index] = bytes;
     timeline[3 + 3 * index] = lg_timeline_now();
 }

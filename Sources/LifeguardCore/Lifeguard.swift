@@ -101,8 +101,19 @@ public enum Lifeguard {
         base.startedAt = .now()
         base.statusInterval = configuration.statusInterval
         base.bootID = (try? FileDescriptor.readText("/proc/sys/kernel/random/boot_id"))?.split(separator: "\n").first.map(String.init)
-        let reporter = StatusReporter(statusPath: configuration.statusFile, metricsPath: configuration.metricsFile,
-                                      interval: configuration.statusInterval, logger: logger)
+        // Signals are blocked by now: the output thread inherits the mask and never receives one.
+        let files = StatusFiles(statusPath: configuration.statusFile, metricsPath: configuration.metricsFile, logger: logger)
+        let output = OutputThread(files: files)
+        let reporter: StatusReporter
+        do {
+            try output.start()
+            logger.send(to: output)
+            reporter = StatusReporter(interval: configuration.statusInterval, deliver: output.submit)
+        } catch {
+            logger.warn("cannot start the output thread: status and log writes happen in the loop",
+                        [("error", .string(error.description))])
+            reporter = StatusReporter(interval: configuration.statusInterval, deliver: files.write)
+        }
         var notify: NotifyListener?
         if let statusFile = configuration.statusFile {
             let directory = AtomicFileWriter(path: statusFile).directory
@@ -118,7 +129,7 @@ public enum Lifeguard {
         let prober = address == .none ? nil : ReadinessProber(address: address)
         logger.info("status", [("status_file", LogValue(configuration.statusFile)), ("notify_socket", LogValue(notify?.path)),
                                ("ready_address", .string(address.description))])
-        return Health(notify: notify, prober: prober, reporter: reporter, base: base)
+        return Health(notify: notify, prober: prober, reporter: reporter, output: output.isRunning ? output : nil, base: base)
     }
 
     /// Finds the memory cgroup and opens its files; nil (a plain init, said once) without a controller.

@@ -50,12 +50,15 @@ public enum LogValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressib
 public typealias LogFields = [(String, LogValue)]
 
 /// One line per event on stderr, written with a single write(2) so lines from Lifeguard and from the
-/// child (which shares stderr) never interleave mid-line.
-public final class Logger {
+/// child (which shares stderr) never interleave mid-line. While supervising, lines go through the
+/// output thread (`OutputThread`): a stderr nobody reads must not stop the loop.
+public final class Logger: @unchecked Sendable {
     public let format: LogFormat
     public let minimumLevel: LogLevel
     private let output: FileDescriptor
     private let clock: () -> WallClockTime
+    /// Set once, before the loop starts: from then on lines are queued, not written.
+    private var thread: OutputThread?
 
     public init(
         format: LogFormat = .logfmt, minimumLevel: LogLevel = .info, output: FileDescriptor = .standardError,
@@ -67,12 +70,15 @@ public final class Logger {
         self.clock = clock
     }
 
+    /// Lines go to `thread` from now on (it writes them to this logger's output).
+    public func send(to thread: OutputThread) { self.thread = thread }
+
     public func isEnabled(_ level: LogLevel) -> Bool { level >= minimumLevel }
 
     public func log(_ level: LogLevel, _ message: String, _ fields: LogFields = []) {
         guard isEnabled(level) else { return }
         let line = Logger.render(format: format, time: clock(), level: level, message: message, fields: fields)
-        try? output.writeAll(line)
+        if let thread { thread.append(line: line) } else { try? output.writeAll(line) }
     }
 
     public func debug(_ message: String, _ fields: LogFields = []) { log(.debug, message, fields) }

@@ -7,8 +7,7 @@ extension SupervisorLoop {
         status.state = exitCode == nil ? machine.serviceState : .exited
         status.exitCode = exitCode
         status.childPID = machine.childPID
-        // What runs now (the entrypoint has exec'd mysqld), else the command's name.
-        if let pid = machine.childPID, let name = health.commandName(pid: pid) { status.command = name }
+        // `command` is the command's name here; what runs now is read when the status is written.
         status.restarts = machine.restarts
         status.memoryStops = machine.memoryStops
         status.readiness = machine.readiness?.rawValue

@@ -25,6 +25,10 @@ public final class SupervisorLoop {
     var statusDirty = true
     /// When start-up is over and the pages it used are dropped (`Footprint.settle`); nil once done.
     private var settleAt: MonotonicInstant? = .now() + .seconds(5)
+    /// Why Lifeguard's memory could not be locked (RLIMIT_MEMLOCK, no CAP_IPC_LOCK); nil when it is.
+    private var memoryLockError: Errno?
+    /// The emergency path has run once (without effect) since the first child started.
+    private var emergencyPathWarm = false
 
     public init(machine: Supervisor, spawner: ChildSpawner, signals: consuming SignalChannel, logger: Logger,
                 isInit: Bool, memory: MemoryGuard?, health: Health = Health()) {
@@ -41,6 +45,15 @@ public final class SupervisorLoop {
     public var supervisor: Supervisor { machine }
 
     public func run() -> Never {
+        // Locked from the first instruction of the loop, not only once start-up is over: a container
+        // full of page cache evicts whatever is not locked, and a refault of Lifeguard's own code
+        // waits for a disk read queued behind the writeback of that cache (measured: with a writer
+        // filling the cache, this lost most bursts; see the Residency rules in `Footprint`).
+        memoryLockError = Footprint.lock()
+        if let memoryLockError {
+            logger.warn("cannot lock Lifeguard's memory: under page-cache pressure its own code may be evicted and slow the guard",
+                        [("error", .string(memoryLockError.description)), ("hint", "raise RLIMIT_MEMLOCK (ulimit -l) or grant CAP_IPC_LOCK")])
+        }
         if let memory { log(memory.refresh(now: .now())) }
         rebuildPollSet()
         start()
@@ -85,9 +98,12 @@ public final class SupervisorLoop {
         settleAt = nil
         let debug = logger.isEnabled(.debug)
         let before = debug ? Footprint.residentPages() : 0
-        Footprint.settle(Footprint.executableMappings())
-        warmEmergencyPath()
+        let mappings = Footprint.executableMappings()
+        Footprint.unlock()
+        Footprint.settle(mappings)
         let locked = Footprint.lock()
+        memoryLockError = locked
+        warmEmergencyPath()
         if debug {
             let page = Int(sysconf(Int32(_SC_PAGESIZE))) / 1024
             logger.debug("settled", [("resident_kib_before", LogValue(before * page)),
@@ -224,6 +240,11 @@ public final class SupervisorLoop {
                     perform(machine.spawned(pid: pid, now: .now()))
                     memory?.startSampling(now: .now())
                     health.childStarted(pid: pid)
+                    // The first burst may come at once: its path must be resident (and locked) before.
+                    if !emergencyPathWarm {
+                        emergencyPathWarm = true
+                        warmEmergencyPath()
+                    }
                 case .failure(let error):
                     perform(machine.spawnFailed(error, now: .now()))
                 }
@@ -273,6 +294,8 @@ public final class SupervisorLoop {
     /// The last status write, then exit.
     private func finish(code: Int32) -> Never {
         writeStatus(exitCode: code)
+        // What was handed over is written before exiting, unless stderr or the disk hangs.
+        health.output?.flush(timeout: .seconds(2))
         health.notify.map { unlink($0.path) }
         exit(code)
     }

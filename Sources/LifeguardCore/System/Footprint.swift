@@ -51,6 +51,12 @@ public enum Footprint {
         lg_mlockall_onfault() == 0 ? nil : Errno.current
     }
 
+    /// Unlocks everything, so that `settle` can page out what start-up used.
+    public static func unlock() {
+        // The only error is ENOMEM/EPERM on a lock that was never taken: nothing to undo then.
+        _ = munlockall()
+    }
+
     /// Resident pages (the second field of /proc/self/statm).
     public static func residentPages() -> Int {
         guard let text = try? FileDescriptor.readText("/proc/self/statm", limit: 256) else { return 0 }
