@@ -2,6 +2,7 @@
 of different speed, under Lifeguard (as in a container: PID 1, cgroupfs read-only) and under no guard.
 Counted: kernel OOM kills / runs, and clean InnoDB shutdowns."""
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -19,9 +20,20 @@ insert into t.seed values (repeat('x', 1000));
 # Each client doubles its own MEMORY table ({n}: the client's number).
 DOUBLING = ("create table if not exists t.m{n} (x varchar(1000)) engine=memory; use t; insert into t.m{n} select * from t.seed;"
             + " insert into t.m{n} select * from t.m{n};" * 30)
-# (label, clients, SQL per client)
-WORKLOADS = [("MEMORY table doubling, 1 client", 1, DOUBLING), ("MEMORY table doubling, 2 clients", 2, DOUBLING),
-             ("MEMORY table doubling, 4 clients", 4, DOUBLING)]
+# (label, clients, SQL per client, whether a writer keeps the page cache full of dirty pages)
+WORKLOADS = [("MEMORY table doubling, 1 client", 1, DOUBLING, False), ("MEMORY table doubling, 2 clients", 2, DOUBLING, False),
+             ("MEMORY table doubling, 4 clients", 4, DOUBLING, False),
+             ("MEMORY table doubling, 1 client, a writer filling the cache", 1, DOUBLING, True),
+             ("MEMORY table doubling, 4 clients, a writer filling the cache", 4, DOUBLING, True)]
+
+
+def start_writer(cgroup, directory):
+    """A process of the container that rewrites a 512 MiB file in the datadir's directory without end:
+    the page cache stays full of dirty pages through the race."""
+    loop = f'while :; do dd if=/dev/zero of="{directory}/writer.bin" bs=1M count=512 conv=notrunc 2>/dev/null; done'
+    writer = subprocess.Popen(cgroup.enter_command(["sh", "-c", loop]), start_new_session=True)
+    wait_until(lambda: cgroup.usage() >= int(LIMIT * 0.9), 10)
+    return writer
 GUARDS = ["lifeguard, container", "no guard"]
 
 
@@ -60,7 +72,7 @@ def growth_rate(samples):
 
 def one_run(guard, server, workload, cgroup):
     """Returns (OOM-killed, clean shutdowns in the log, growth rate, whether the server stopped)."""
-    _, clients, sql = workload
+    _, clients, sql, with_writer = workload
     kills, clean = cgroup.oom_kills(), server.log_count("mariadbd: Shutdown complete")
     os.makedirs(f"{server.directory}/status", exist_ok=True)
     if guard.startswith("lifeguard"):
@@ -72,6 +84,7 @@ def one_run(guard, server, workload, cgroup):
     if not server.wait_ready(120):
         (stop_container if guard.startswith("lifeguard") else stop)(process)
         raise SystemExit(f"bench: MariaDB under {guard} did not start; see {server.log}")
+    writer = start_writer(cgroup, server.directory) if with_writer else None
     samples, done = [], threading.Event()
     sampler = threading.Thread(target=sample_growth, args=(cgroup, done, samples))
     sampler.start()
@@ -93,6 +106,10 @@ def one_run(guard, server, workload, cgroup):
         for client in load:
             client.kill()
             client.wait()
+        if writer is not None:
+            os.killpg(writer.pid, signal.SIGKILL)
+            writer.wait()
+            os.unlink(f"{server.directory}/writer.bin")
         (stop_container if guard.startswith("lifeguard") else stop)(process)
     return (cgroup.oom_kills() > kills, server.log_count("mariadbd: Shutdown complete") - clean, growth_rate(samples),
             stopped)
@@ -133,5 +150,7 @@ def run(options):
         "met": kills_by_guard[GUARDS[0]] == 0,
         "notes": ["MariaDB 10.11, buffer pool 64 MiB, max_heap_table_size 1G; Lifeguard with "
                   "LIFEGUARD_ON_MEMORY_LIMIT=exit so that each run ends at the stop. A clean shutdown is the error "
-                  "log's \"Shutdown complete\"."],
+                  "log's \"Shutdown complete\". \"A writer filling the cache\": a process of the container rewrites a "
+                  "512 MiB file next to the datadir from when the server is ready until the run ends, so the page cache "
+                  "is full of dirty pages and every byte the server takes must first be written back and reclaimed."],
     }

@@ -69,6 +69,36 @@ extension RealSystemTests {
             #expect(cgroup.oomKills == 0)
         }
 
+        /// The same doubling while a process of the container keeps its page cache full of dirty pages
+        /// (a dump or a backup writing next to the server): every byte the MEMORY table takes must first
+        /// be written back and reclaimed, and the guard, which sees through the cache, still stops the
+        /// server cleanly before the kernel acts.
+        @Test("a MEMORY table doubling while a writer keeps the page cache dirty: clean shutdown, zero kernel OOM kills")
+        func memoryTableDoublingWithDirtyCache() throws {
+            let server = try MariaDB()
+            let cgroup = try TestCgroup(limit: 268_435_456, softLimit: 255_013_684)
+            let (lifeguard, _) = try start(server, cgroup, lifeguardArguments: ["--on-memory-limit", "exit"])
+            let loop = "while :; do dd if=/dev/zero of=\"$0\" bs=1M count=512 conv=notrunc 2>/dev/null; done"
+            let writer = try TestProcess(cgroup.command(["sh", "-c", loop, server.directory + "/writer.bin"]))
+            defer {
+                kill(-writer.pid, SIGKILL)
+                writer.wait()
+            }
+            let deadline = MonotonicInstant.now() + .seconds(10)
+            while cgroup.usage < 268_435_456 * 9 / 10, MonotonicInstant.now() < deadline { usleep(10_000) }
+            #expect(cgroup.usage >= 268_435_456 * 9 / 10, "the writer did not fill the cache")
+            #expect(try server.query("create table t.m (x varchar(1000)) engine=memory; insert into t.m values (repeat('x', 1000))").code == 0)
+            var lost = false
+            for _ in 0..<30 where !lost {
+                lost = try server.query("insert into t.m select * from t.m").code != 0
+            }
+            #expect(lost, "the server never stopped")
+            #expect(lifeguard.exitCode(timeout: .seconds(120)) == 75, "\(lifeguard.stderr)")
+            #expect(server.logCount("mariadbd: Shutdown complete") == 1, "no clean shutdown: \(server.log.suffix(2000))")
+            #expect(lifeguard.stderr.contains("memory limit reached: graceful stop"))
+            #expect(cgroup.oomKills == 0, "the kernel OOM-killed something")
+        }
+
         /// Eight clients each grouping 200,000 rows in an in-memory temporary table (about 170 MB of
         /// anonymous memory each): without a guard the kernel OOM-kills mariadbd (2 runs of 2 here).
         /// (Eight big sorts, which this test used to run, spill to temporary files: page cache, which

@@ -111,6 +111,50 @@ extension RealSystemTests {
             #expect(cgroup.oomKills == 0)
         }
 
+        /// The race with a full page cache (BENCHMARKS.md, section 4c, runs it 20 times per rate): the
+        /// cache is filled to 90 % of the limit, clean (a file read) or dirty (a writer that keeps
+        /// writing through the burst), then the fastest burst here, two threads from 30 %. Each byte
+        /// the burst takes must first be reclaimed from the cache; with dirty cache that waits for
+        /// writeback, and so would Lifeguard if its own code or its status writes had to.
+        @Test("a burst after the page cache filled to 90 %, clean and dirty: no kernel OOM kill",
+              arguments: [(false, false), (false, true), (true, false), (true, true)])
+        func burstThroughFullCache(asContainer: Bool, dirty: Bool) throws {
+            let directory = "/var/tmp/lifeguard-cache-race-\(UUID().uuidString.prefix(8))"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            if !dirty {
+                #expect(try TestProcess(["dd", "if=/dev/zero", "of=\(directory)/cache", "bs=1M", "count=256", "oflag=direct"]).exitCode() == 0)
+            }
+            var kills = 0
+            for round in 0..<3 {
+                // A new cgroup each run: cached pages stay charged to the cgroup that first touched
+                // them, so the clean file is dropped from the cache first and each writer gets a new file.
+                let cgroup = try TestCgroup(limit: Self.hardLimit, softLimit: Self.softLimit)
+                var writer: TestProcess?
+                if dirty {
+                    let loop = "while :; do dd if=/dev/zero of=\"$0\" bs=1M count=512 conv=notrunc 2>/dev/null; done"
+                    writer = try TestProcess(cgroup.command(["sh", "-c", loop, "\(directory)/dirty-\(round)"]))
+                } else {
+                    let file = try FileDescriptor.open(directory + "/cache", O_RDONLY)
+                    _ = posix_fadvise(file.rawValue, 0, 0, POSIX_FADV_DONTNEED)  // best effort; the check below tells
+                    file.close()
+                    _ = try TestProcess(cgroup.command(["dd", "if=\(directory)/cache", "of=/dev/null", "bs=1M", "count=230"])).exitCode()
+                }
+                let deadline = MonotonicInstant.now() + .seconds(10)
+                while cgroup.usage < Self.hardLimit * 9 / 10, MonotonicInstant.now() < deadline { usleep(10_000) }
+                #expect(cgroup.usage >= Self.hardLimit * 9 / 10, "the cache did not fill: \(cgroup.usage)")
+                let result = try run(cgroup, ["--on-memory-limit", "exit", "--grace-period", "5", helper, "hog", "max", "--threads", "2",
+                                              "--prefill", "73", "--prefill-rate", "400", "--pause", "1.5"], asContainer: asContainer)
+                if let writer {
+                    kill(-writer.pid, SIGKILL)  // the writer's shell and its dd: its own process group
+                    writer.wait()
+                }
+                kills += max(0, cgroup.oomKills)
+                #expect(result.code == 75, "\(result.stderr)")
+            }
+            #expect(kills == 0, "kernel OOM kills in 3 runs: \(kills)")
+        }
+
         @Test("no hard limit: the guard is off and says so; a limit set later arms it")
         func limitAppearsLater() throws {
             let cgroup = try TestCgroup(limit: nil)

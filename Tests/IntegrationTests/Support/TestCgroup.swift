@@ -45,6 +45,9 @@ final class TestCgroup: @unchecked Sendable {
 
     func read(_ file: String) -> String { (try? String(contentsOfFile: path + "/" + file, encoding: .utf8)) ?? "" }
 
+    /// memory.usage_in_bytes now.
+    var usage: UInt64 { UInt64(read("memory.usage_in_bytes").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 }
+
     /// The kernel's OOM-kill counter for this cgroup.
     var oomKills: Int {
         read("memory.oom_control").split(separator: "\n").first { $0.hasPrefix("oom_kill ") }
