@@ -8,20 +8,18 @@ Used by `scripts/false-stops` (the tests run it with --check) and by the benchma
 the workloads before and after a change, side by side)."""
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
 import time
 
-from common import LIFEGUARD, MIB, ROOT, Cgroup, MariaDB, wait_until
+from common import LIFEGUARD, MIB, Cgroup, MariaDB, wait_until
 from race import container, stop_container
 
 LIMIT = 268_435_456           # docker run --memory 268435456
 SOFT_LIMIT = 255_013_684      # --memory-reservation 255013684
 TRIGGER = 255_652_815         # the offer: LIMIT ÷ 1.05
 DOCKER = "/usr/bin/docker"
-BASE_IMAGE = "lifeguard/mariadb-base:bookworm"
 ARTICLE = ["--memory", str(LIMIT), "--memory-reservation", str(SOFT_LIMIT), "--stop-timeout", "75"]
 SEED = ("create database if not exists t; use t;"
         " create table kept (id int primary key, v char(100)) engine=innodb;"
@@ -170,7 +168,7 @@ class DockerServer:
     bind-mounted socket directory."""
     where = "docker"
 
-    def __init__(self, image, binlog):
+    def __init__(self, image, binlog, environment=None):
         self.directory = tempfile.mkdtemp(prefix="lifeguard-false-stops.", dir="/var/tmp")
         os.chmod(self.directory, 0o755)
         for sub in ("run", "status"):
@@ -180,20 +178,24 @@ class DockerServer:
         self.datadir = "/var/lib/mysql"
         self.name = f"lifeguard-false-stops-{os.getpid()}"
         extra = ["--log-bin=mysql-bin", "--server-id=1"] if binlog else []
-        result = subprocess.run([DOCKER, "run", "-d", "--name", self.name, "--network", "none"] + ARTICLE
+        settings = [option for key, value in (environment or {}).items() for option in ("-e", f"{key}={value}")]
+        result = subprocess.run([DOCKER, "run", "-d", "--name", self.name, "--network", "none"] + ARTICLE + settings
                                 + ["-e", "MYSQL_ALLOW_EMPTY_PASSWORD=1", "-e", "MYSQL_INITDB_SKIP_TZINFO=1",
                                    "-v", f"{self.directory}/run:/var/run/mysqld", "-v", f"{self.directory}/status:/run/lifeguard",
                                    image, "mysqld"] + extra, capture_output=True, text=True)
         if result.returncode != 0:
             raise SystemExit(f"false-stops: docker run failed: {result.stderr}")
-        # Ready by Lifeguard's status: the entrypoint's temporary server answers on the same socket.
-        ready = [LIFEGUARD, "probe", "--ready"]
-        environment = dict(os.environ, LIFEGUARD_STATUS_FILE=f"{self.directory}/status/status.json")
-        if not wait_until(lambda: subprocess.run(ready, capture_output=True, env=environment).returncode == 0, 300, 0.2):
-            raise SystemExit(f"false-stops: the container's server did not start: {self.lifeguard_log()[-2000:]}")
+        self.wait_ready()
         pid = subprocess.run([DOCKER, "inspect", "-f", "{{.State.Pid}}", self.name], capture_output=True, text=True).stdout.strip()
         line = next(line for line in open(f"/proc/{pid}/cgroup") if ":memory:" in line)
         self.cgroup_directory = "/sys/fs/cgroup/memory" + line.rstrip("\n").split(":", 2)[2]
+
+    def wait_ready(self, timeout=300):
+        """Ready by Lifeguard's status: the entrypoint's temporary server answers on the same socket."""
+        ready = [LIFEGUARD, "probe", "--ready"]
+        environment = dict(os.environ, LIFEGUARD_STATUS_FILE=f"{self.directory}/status/status.json")
+        if not wait_until(lambda: subprocess.run(ready, capture_output=True, env=environment).returncode == 0, timeout, 0.2):
+            raise SystemExit(f"false-stops: the container's server did not start: {self.lifeguard_log()[-2000:]}")
 
     def client(self):
         return ["mariadb", "-S", self.socket, "-uroot"]
@@ -342,25 +344,33 @@ def problems(figures):
 
 # The benchmark harness's section: the same workloads under the baseline and the current Lifeguard.
 def run(options):
-    baseline = getattr(options, "baseline", None)
-    if baseline is None:
-        raise SystemExit("bench: false-stops needs the baseline (bench/run builds it from --baseline, default origin's main)")
+    import images
+    baseline = images.baseline(options)
+    current = images.current(options)
     rows, results = [], {}
+    contenders = [("after", LIFEGUARD, current)]
+    if baseline is not None:
+        contenders.insert(0, ("before", baseline.binary, baseline.image))
     for where in ("host", "docker"):
-        for label, binary, image in (("before", baseline.binary, baseline.image), ("after", LIFEGUARD, options.image)):
+        for label, binary, image in contenders:
             for figures in run_all(where, binary=binary, image=image, log=options.log):
                 results[figures["workload"], where, label] = figures
+
+    def stops(figures):
+        if figures is None:
+            return "–"
+        return f"{figures['stops']}" + (" (connection lost)" if figures["lost"] else "")
+
     for name, text, _ in WORKLOADS:
         for where in ("host", "docker"):
-            before, after = results[name, where, "before"], results[name, where, "after"]
-            rows.append([text, where, f"{after['peak_cache'] / MIB:.0f} MiB",
-                         f"{before['stops']}" + (" (connection lost)" if before["lost"] else ""),
-                         f"{after['stops']}" + (" (connection lost)" if after["lost"] else ""),
-                         f"{before['oom_kills']} / {after['oom_kills']}", after["answers"]])
+            before, after = results.get((name, where, "before")), results[name, where, "after"]
+            rows.append([text, where, f"{after['peak_cache'] / MIB:.0f} MiB", stops(before), stops(after),
+                         f"{before['oom_kills'] if before else '–'} / {after['oom_kills']}", after["answers"]])
     after_ok = all(not problems(results[name, where, "after"]) for name, *_ in WORKLOADS for where in ("host", "docker"))
     return {
         "title": "8. False stops: page-cache workloads that cannot be OOM-killed, before and after",
-        "header": ["workload", "where", "page cache peak (after)", f"stops before ({baseline.label})", "stops after",
+        "header": ["workload", "where", "page cache peak (after)",
+                   f"stops before ({baseline.label if baseline else 'no baseline: bench/run --baseline REF'})", "stops after",
                    "kernel OOM kills before / after", "client queries answered (after)"],
         "rows": rows,
         "goal": "after: zero stops, zero kernel OOM kills, the client's connection never lost",

@@ -23,6 +23,8 @@ SECTIONS = {
     "mariadb-race": "mariadb_race",
     "probe": "probe",
     "restart": "restart",
+    "reclaim": "reclaim",
+    "false-stops": "false_stops",
 }
 
 
@@ -101,6 +103,8 @@ def main():
     parser.add_argument("--runs", type=int, help="runs per rate in the races (default 20, quick 5)")
     parser.add_argument("--only", help="comma-separated sections: " + ",".join(SECTIONS))
     parser.add_argument("--output", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    parser.add_argument("--baseline", dest="baseline_ref", default="origin/main",
+                        help="the git revision false-stops compares against (default: %(default)s)")
     options = parser.parse_args()
     options.runs = options.runs or (5 if options.quick else 20)
     options.log = lambda text: print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)

@@ -19,13 +19,12 @@ import tempfile
 import threading
 import time
 
-from common import LIFEGUARD, MIB, ROOT, Cgroup, MariaDB, percentile, stop, wait_until
+import images
+from common import LIFEGUARD, MIB, Cgroup, MariaDB, percentile, stop, wait_until
 from race import container, stop_container
 
 LIMIT = 256 * MIB
 DOCKER = "/usr/bin/docker"
-BASE_IMAGE = "lifeguard/mariadb-base:bookworm"
-IMAGE = "lifeguard/mariadb:bench"
 ARTICLE = ["--memory", "268435456", "--memory-reservation", "255013684", "--stop-timeout", "75"]
 SETUP = ("create database if not exists t; use t; create table t.kept (id int primary key, v char(100)) engine=innodb; "
          "insert into t.kept select seq, repeat('k', 100) from seq_1_to_20000;")
@@ -157,19 +156,9 @@ def host_runs(options, runs):
     return floor, in_place
 
 
-def build_image(options):
-    for command in (["scripts/build-base-image", BASE_IMAGE],
-                    [DOCKER, "build", "--network", "host", "-q", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
-                     "--build-arg", "BINARY_SOURCE=prebuilt", "-t", IMAGE, "."]):
-        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, DOCKER_BUILDKIT="1"))
-        if result.returncode != 0:
-            raise SystemExit(f"bench: {' '.join(command)} failed: {result.stderr[-2000:]}")
-    options.log(f"restart: image {IMAGE} built")
-
-
 def docker_runs(options, runs):
     """(Lifeguard in-place gaps, docker restart gaps) for one container with the article's flags."""
-    build_image(options)
+    image = images.current(options)
     directory = tempfile.mkdtemp(prefix="lifeguard-bench-docker.", dir="/var/tmp")
     os.chmod(directory, 0o1777)
     socket_path = f"{directory}/run/mysqld.sock"
@@ -183,7 +172,7 @@ def docker_runs(options, runs):
         result = subprocess.run([DOCKER, "run", "-d", "--name", name, "--network", "none"] + ARTICLE
                                 + ["-e", "MYSQL_ALLOW_EMPTY_PASSWORD=1", "-e", "MYSQL_INITDB_SKIP_TZINFO=1",
                                    "-v", f"{directory}/run:/var/run/mysqld", "-v", f"{directory}/status:/run/lifeguard",
-                                   IMAGE, "mysqld", "--max-heap-table-size=1G"],
+                                   image, "mysqld", "--max-heap-table-size=1G"],
                                 capture_output=True, text=True)
         if result.returncode != 0:
             raise SystemExit(f"bench: docker run failed: {result.stderr}")
@@ -234,7 +223,7 @@ def run(options):
         "rows": rows,
         "goal": "in place ≤ the floor + 100 ms, and never slower than docker restart",
         "met": max(host_p50, docker_p50) <= floor_p50 + 100 and max(docker_in_place) < min(docker_restart),
-        "notes": [f"Each run: a new Lifeguard (so the restart is the first in its window, which Lifeguard makes at "
+        "notes": ["Each run: a new Lifeguard (so the restart is the first in its window, which Lifeguard makes at "
                   "once; later ones within LIFEGUARD_RESTART_WINDOW back off 1, 2, 4 … s), the MEMORY table doubled "
                   "until the guard fires, then the floor or `docker restart` at the same number of doublings. "
                   "The gap is measured by a client connecting every 5 ms, so figures are ±5 ms. No run ended in a "

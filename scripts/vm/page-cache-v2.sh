@@ -41,7 +41,7 @@ rm /mnt/fast/written
 dd if=/dev/zero of=/mnt/fast/read bs=1048576 count=400 2>/dev/null
 sync
 echo 1 > /proc/sys/vm/drop_caches
-for round in 1 2 3; do inside cache cat /mnt/fast/read > /dev/null; done
+for _ in 1 2 3; do inside cache cat /mnt/fast/read > /dev/null; done
 finish cache
 
 # 236 MiB held: below the trigger (243.8 MiB) with room to spare, so no stop for 5 s. Then a writer on
@@ -52,7 +52,7 @@ sleep 5
 echo "CHECK slow stops_before_writer=$(grep -c 'memory limit reached' /tmp/slow.out)"
 inside slow dd if=/dev/zero of=/mnt/slow/written bs=1048576 count=2000 2>/dev/null &
 writer=$!
-for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
     grep -q 'memory limit reached' /tmp/slow.out && break
     sleep 1
 done
