@@ -37,6 +37,13 @@ func fuzzCgroup(_ bytes: UnsafeRawBufferPointer) {
     _ = CgroupFileParser.limit(bytes)
     _ = CgroupFileParser.keyedValue(bytes, key: "total_inactive_file")
     _ = CgroupFileParser.keyedValue(bytes, key: "oom_kill")
+    // memory.stat as each version reads it, and the figures made from it (no trap on any input).
+    for version in [CgroupVersion.v1, .v2] {
+        if let stat = MemoryStat.parse(bytes, version: version) {
+            let reading = MemoryReading(usage: CgroupFileParser.integer(bytes) ?? 1 << 28, stat: stat)
+            _ = (reading.unreclaimable, reading.workingSet, reading.anonymousAndKernel)
+        }
+    }
     // The same bytes as /proc/self/cgroup, then split at the first NUL into cgroup + mountinfo.
     let text = String(decoding: bytes, as: UTF8.self)
     let parts = text.split(separator: "\0", maxSplits: 1, omittingEmptySubsequences: false)
