@@ -10,7 +10,8 @@
  * At each phase change every breakpoint is armed again, so a function is listed once per phase it
  * runs in. The functions on the stack when phase 1 starts (found through the frame-pointer chain)
  * count as phase 1 too: the loop itself runs in them, returned into, never entered again.
- * Forked children are attached, cleaned of breakpoints and let go.
+ * Forked children are attached, cleaned of breakpoints and let go. Threads (Lifeguard's output
+ * thread) are traced too: they share the breakpoints, and what they run is listed with the phase.
  *
  * Usage: function-trace FUNCTIONS OUTPUT STEADY_SECONDS -- PROGRAM [ARG...]
  * FUNCTIONS: one hex address per line (function entries), the first line being madvise's.
@@ -94,6 +95,31 @@ static void disarm_all(pid_t pid, int forget) {
     }
 }
 
+/* The program's threads besides its main one (clone events). */
+static pid_t threads[64];
+static int thread_count;
+
+static int is_thread(pid_t tid) {
+    for (int i = 0; i < thread_count; i++) if (threads[i] == tid) return 1;
+    return 0;
+}
+
+static void forget_thread(pid_t tid) {
+    for (int i = 0; i < thread_count; i++) if (threads[i] == tid) { threads[i] = threads[--thread_count]; return; }
+}
+
+/* Whether `tid` is a thread of process `pid` (its stop can come before its clone event). */
+static int belongs_to(pid_t tid, pid_t pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", tid);
+    FILE *file = fopen(path, "r");
+    if (!file) return 0;
+    int tgid = -1;
+    while (fgets(line, sizeof line, file)) if (sscanf(line, "Tgid: %d", &tgid) == 1) break;
+    fclose(file);
+    return tgid == pid;
+}
+
 static int compare(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
@@ -136,7 +162,7 @@ int main(int argc, char **argv) {
     }
     int status;
     waitpid(pid, &status, 0); /* the SIGTRAP of execve */
-    ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK);
+    ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE);
     for (size_t i = 0; i < count; i++) {
         errno = 0;
         long word = ptrace(PTRACE_PEEKTEXT, pid, addresses[i], 0);
@@ -165,6 +191,39 @@ int main(int argc, char **argv) {
             stopped = waitpid(pid, &status, __WALL);
         }
         if (stopped < 0) break;
+        if (stopped != pid && !is_thread(stopped) && belongs_to(stopped, pid) && thread_count < 64) threads[thread_count++] = stopped;
+        if (stopped != pid && is_thread(stopped)) {
+            /* Another thread of the program: it hit one of the shared breakpoints, or a stop. */
+            if (WIFEXITED(status) || WIFSIGNALED(status)) { forget_thread(stopped); resume = 0; continue; }
+            int signal = WSTOPSIG(status), deliver = 0;
+            if (signal == SIGTRAP && !(status >> 16)) {
+                struct user_regs_struct regs;
+                ptrace(PTRACE_GETREGS, stopped, 0, &regs);
+                uint64_t hit = regs.rip - 1;
+                size_t i = index_of(hit);
+                if (i != (size_t)-1 && armed[i]) {
+                    set_byte(stopped, hit, original[i]);
+                    armed[i] = 0;
+                    regs.rip = hit;
+                    ptrace(PTRACE_SETREGS, stopped, 0, &regs);
+                    fprintf(out, "%d %llx\n", phase, (unsigned long long)hit);
+                } else if (hit != madvise_address) {
+                    deliver = SIGTRAP;
+                } else {
+                    regs.rip = hit; /* madvise's breakpoint is the main thread's marker: step it for this one */
+                    ptrace(PTRACE_SETREGS, stopped, 0, &regs);
+                    set_byte(stopped, madvise_address, madvise_original);
+                    ptrace(PTRACE_SINGLESTEP, stopped, 0, 0);
+                    waitpid(stopped, &status, __WALL);
+                    if (madvise_armed) set_byte(stopped, madvise_address, 0xCC);
+                }
+            } else if (signal != SIGSTOP && signal != SIGTRAP) {
+                deliver = signal;
+            }
+            ptrace(PTRACE_CONT, stopped, 0, deliver);
+            resume = 0;
+            continue;
+        }
         if (stopped != pid) {
             /* A forked child: stopped by SIGSTOP on attach. It carries our breakpoints: clean, let go. */
             if (WIFSTOPPED(status)) {
@@ -181,6 +240,12 @@ int main(int argc, char **argv) {
             step_over_madvise = 0;
             if (madvise_armed) set_byte(pid, madvise_address, 0xCC);
             if (signal == SIGTRAP) continue;
+        }
+        if ((status >> 16) == PTRACE_EVENT_CLONE) {
+            unsigned long tid = 0;
+            ptrace(PTRACE_GETEVENTMSG, pid, 0, &tid);
+            if (!is_thread((pid_t)tid) && thread_count < 64) threads[thread_count++] = (pid_t)tid;
+            continue;
         }
         if (status >> 16) continue; /* fork event stop of the parent */
         if (signal == SIGSTOP && phase == 1) {
