@@ -67,7 +67,7 @@ public struct Setting: Sendable {
     /// A setting whose text `parse` turns into the value at `keyPath` (nil: not accepted).
     init<Value>(_ variable: String, flag: String?, isSwitch: Bool = false, default defaultValue: String,
                 accepted: String, _ summary: String, parse: @escaping @Sendable (String) -> Value?,
-                into keyPath: WritableKeyPath<Configuration, Value> & Sendable) {
+                into keyPath: any WritableKeyPath<Configuration, Value> & Sendable) {
         self.variable = variable
         self.flag = flag
         self.isSwitch = isSwitch

@@ -117,8 +117,11 @@ public final class SupervisorLoop {
         guard let memory, let trigger = memory.policy?.trigger else { return }
         let now = MonotonicInstant.now()
         _ = memory.policy?.decide(MemoryReading(usage: trigger, inactiveFile: 0), growthRate: 0)
-        _ = memory.cgroup.read(exact: true)
-        guard let report = memory.report(for: .reachedTrigger) else { return }
+        let reading = memory.cgroup.read(exact: true)
+        // Right after the first spawn no sample has run yet: a report is made from this reading.
+        guard let report = memory.report(for: .reachedTrigger) ?? reading.map({
+            MemoryTriggerReport(reading: $0, trigger: trigger, hardLimit: memory.limits.hard, reason: .reachedTrigger, growthRate: 0)
+        }) else { return }
         var copy = machine
         let actions = copy.memoryLimitReached(report, now: now)
         if actions.count > 0, case .signal(_, let target) = actions[0] { send(Signal(rawValue: 0), to: target) }
