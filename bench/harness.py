@@ -114,9 +114,12 @@ def main():
         parser.error(f"unknown section {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
 
     command = "bench/run" + "".join(f" {arg}" for arg in sys.argv[1:])
-    measured = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC") + f" by `{command}`"
-    # With --only, the other sections of an earlier BENCHMARKS.md stay, each with its own date.
-    sections = existing_sections(options.output) if options.only else {}
+    revision = version(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
+    measured = (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+                + f" at git {revision} by `{command}`")
+    # The sections of an earlier BENCHMARKS.md that this run does not (or not yet) re-measure stay, each
+    # with its own date and revision: a run cut short, or one with --only, never drops what was measured.
+    sections = existing_sections(options.output)
     facts = "\n".join(f"- {key}: {value}" for key, value in machine())
     for name in chosen:
         options.log(f"{name}: starting")

@@ -113,15 +113,16 @@ def run(options):
                   "LIFEGUARD_FILL_RATE requires: at 30 % of 256 MiB and 4 GiB/s, a sample about every 40 ms. A wake-up "
                   "itself costs about 40 µs of CPU on this virtual machine (a bare nanosleep loop, measured).",
                   "Why the container case misses the goal, and stays so: 0.05 % of a core is at most about 10 wake-ups "
-                  "a second here, a sample every 100 ms; two threads grow memory at 2.6 GB/s here (section 4), which "
-                  "takes a 256 MiB container from 30 % to its hard limit in about 70 ms. A guard that samples every "
-                  "100 ms at 30 % loses that race: LIFEGUARD_FILL_RATE=1G/s, the setting that meets the idle goal "
-                  "here, was OOM-killed in 19 of 20 such bursts (section 4, last column), the default in none. Lifeguard "
-                  "keeps the default that wins the race; an operator who knows the database cannot grow that fast "
-                  "can trade safety for idle CPU with LIFEGUARD_FILL_RATE. The cost shrinks with the container: the "
-                  "interval grows with the distance to the trigger (1 s at 30 % of 8 GiB).",
+                  "a second here, a sample every 100 ms, and two threads take a 256 MiB container from 30 % to its hard "
+                  "limit in well under 100 ms (section 4, last column: they grow memory at 2–2.7 GB/s here). A guard "
+                  "that samples every 100 ms at 30 % loses that race: LIFEGUARD_FILL_RATE=1G/s, which costs "
+                  f"{share[SUPERVISORS[2][0]]:.3f} % here, loses it in a share of those bursts (section 4, last column), "
+                  "the default in none. Lifeguard keeps the default that wins the race; an operator who knows the "
+                  "database cannot grow that fast can trade safety for idle CPU with LIFEGUARD_FILL_RATE. The cost "
+                  "shrinks with the container: the interval grows with the distance to the trigger (1 s at 30 % of 8 GiB).",
                   "\"page cache full\": the server's cgroup is then filled with page cache to its limit (a file read in "
-                  "it), as a container that reads or writes files is all day. Usage stays at the limit, so the kernel "
-                  "threshold never fires and usage alone proves nothing: every sample reads memory.stat as well, on the "
-                  "host as in a container."],
+                  "it), as a container that reads or writes files is all day. Usage stays at the limit, so the kernel's "
+                  "usage threshold is always crossed and usage alone proves nothing: the guard polls on what the kernel "
+                  "cannot reclaim and every sample reads memory.stat as well, so on the host it costs what it costs in a "
+                  "container."],
     }

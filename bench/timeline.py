@@ -12,13 +12,13 @@ class Timeline:
         self.term_ns = term or None
         entries = [values[i:i + 3] for i in range(0, 3 * count, 3)]
         # (figure read, memset began, unreclaimable bytes after the chunk), in the order they were read
-        self.chunks = sorted((read, began, working_set) for began, read, working_set in entries if read > 0 and working_set >= 0)
-        self.readings = [(read, working_set) for read, _, working_set in self.chunks]
+        self.chunks = sorted((read, began, unreclaimable) for began, read, unreclaimable in entries if read > 0 and unreclaimable >= 0)
+        self.readings = [(read, unreclaimable) for read, _, unreclaimable in self.chunks]
         # Chunks SIGTERM interrupted: only their beginning is known.
         self.interrupted = sorted(began for began, read, _ in entries if read == 0 and began > 0)
 
     def rate(self):
-        """Growth of the working set over the recorded readings, bytes per second."""
+        """Growth of the unreclaimable memory (what the guard counts) over the recorded readings, bytes per second."""
         if len(self.readings) < 2:
             return None
         (t0, w0), (t1, w1) = self.readings[0], self.readings[-1]
@@ -30,18 +30,18 @@ class Timeline:
         return durations[len(durations) // 2] if durations else 0
 
     def crossing_ns(self, trigger, chunk_bytes=1 << 20):
-        """When the working set reached `trigger`: within the memset of the chunk that crossed it, in
+        """When the unreclaimable memory reached `trigger`: within the memset of the chunk that crossed it, in
         proportion to how far into the chunk the trigger lies. When SIGTERM interrupted the chunk that
         would have crossed, the same proportion of a typical memset after it began; when the child was
         stopped before, extrapolated at the recorded rate (growth resumes at its next chunk)."""
         previous = None
-        for read, began, working_set in self.chunks:
-            if working_set >= trigger:
-                if previous is None or working_set <= previous[1]:
+        for read, began, unreclaimable in self.chunks:
+            if unreclaimable >= trigger:
+                if previous is None or unreclaimable <= previous[1]:
                     return began
-                fraction = (trigger - previous[1]) / (working_set - previous[1])
+                fraction = (trigger - previous[1]) / (unreclaimable - previous[1])
                 return began + fraction * (read - began)
-            previous = (read, working_set)
+            previous = (read, unreclaimable)
         if previous is None:
             return None
         if self.interrupted:
