@@ -6,12 +6,14 @@
 /// kernel cannot take back, measured on this project's machines (BENCHMARKS.md, section 7):
 /// - anonymous memory (MEMORY tables, buffers, sort areas), shmem and tmpfs (on the anon lists, so not
 ///   in the file LRU counts), mlocked pages, and kernel memory, *including* slab the kernel calls
-///   reclaimable: a 256 MiB v2 cgroup creating files next to 200 MiB of anonymous memory was
-///   OOM-killed with about 40 MB of "reclaimable" slab left;
+///   reclaimable: 256 MiB cgroups creating 200,000 files next to 200 MiB of anonymous memory were
+///   OOM-killed with that slab left (v2: 55 MiB of "reclaimable" slab);
 /// - on cgroup v2 only, dirty and writeback pages: v2 reclaim does not wait for writeback, and a
-///   256 MiB cgroup with 242 MiB of anonymous memory and a writer on a slow disk was OOM-killed with
-///   12.6 MB still under writeback. v1 reclaim waits for writeback (no kill at 252 MiB with the same
-///   writers, on the same disk), so there dirty pages are reclaimable, only slower.
+///   256 MiB cgroup with 240 MiB of anonymous memory and writers on a slow disk was OOM-killed with
+///   12.6 MiB still dirty or under writeback. v1 reclaim mostly waits for writeback (no kill in 18 VM
+///   trials over two runs at 230–240 MiB with the same writers; on the host one of four at 236 MiB,
+///   with 15 MiB dirty left), and v1 has no per-cgroup dirty limit, so counting dirty pages there
+///   would stop every dump: on v1 they count as reclaimable, only slower.
 public struct MemoryReading: Equatable, Sendable {
     /// `memory.usage_in_bytes` (v1) or `memory.current` (v2): everything charged, page cache included.
     public var usage: UInt64
