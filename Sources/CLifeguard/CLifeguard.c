@@ -11,32 +11,12 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 int lg_set_child_subreaper(void) {
     return prctl(PR_SET_CHILD_SUBREAPER, 1UL, 0UL, 0UL, 0UL);
 }
-
-int lg_is_child_subreaper(void) {
-    int value = 0;
-    if (prctl(PR_GET_CHILD_SUBREAPER, (unsigned long)&value, 0UL, 0UL, 0UL) != 0) return -1;
-    return value != 0;
-}
-
-pid_t lg_fork(void) { return fork(); }
-
-void lg_reset_all_signal_actions(void) {
-    // The kernel's struct sigaction (not glibc's): handler, flags, restorer, mask.
-    struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; } action = {0};
-    for (int sig = 1; sig <= 64; sig++) {
-        if (sig == SIGKILL || sig == SIGSTOP) continue;
-        (void)syscall(SYS_rt_sigaction, sig, &action, NULL, sizeof action.mask);
-    }
-}
-
-int lg_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 int lg_ppoll(struct pollfd *fds, nfds_t count, const struct timespec *timeout) {
     return ppoll(fds, count, timeout, NULL);
@@ -48,7 +28,8 @@ static void lg_spawn_child(int report_fd, const char *file, char *const argv[], 
                            int new_process_group, int take_terminal) {
     if (new_process_group) {
         (void)setpgid(0, 0);
-        // SIGTTOU is still blocked here, so tcsetpgrp from a background group is allowed.
+        // SIGTTOU is still ignored here (Lifeguard's disposition; reset to default below), so
+        // tcsetpgrp from a background group is allowed instead of stopping the child.
         if (take_terminal && isatty(STDIN_FILENO)) (void)tcsetpgrp(STDIN_FILENO, getpgrp());
     }
     for (int sig = 1; sig < NSIG; sig++) {
@@ -202,13 +183,6 @@ int lg_connect_stream(const char *path, const char *host, int port, int *in_prog
         }
     }
     return fd;
-}
-
-int lg_socket_error(int fd) {
-    int error = 0;
-    socklen_t length = sizeof error;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) return errno;
-    return error;
 }
 
 pid_t lg_peer_pid(int fd) {

@@ -100,7 +100,7 @@ public enum Lifeguard {
         base.command = configuration.command.first.map { String($0.split(separator: "/").last ?? Substring($0)) }
         base.startedAt = .now()
         base.statusInterval = configuration.statusInterval
-        base.bootID = (try? FileDescriptor.readText("/proc/sys/kernel/random/boot_id"))?.split(separator: "\n").first.map(String.init)
+        base.bootID = StatusAge.currentBootID()
         // Signals are blocked by now: the output thread inherits the mask and never receives one.
         let files = StatusFiles(statusPath: configuration.statusFile, metricsPath: configuration.metricsFile, logger: logger)
         let output = OutputThread(files: files)

@@ -1,6 +1,5 @@
 // Programs the integration tests run under Lifeguard, in the spirit of dumb-init's print_signals.py
 // and tini's test stages. Each subcommand prints what it observed, one line at a time, unbuffered.
-import CLifeguard
 import CTestHelperSupport
 import Glibc
 

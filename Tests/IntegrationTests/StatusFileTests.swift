@@ -111,7 +111,7 @@ struct StatusFileTests {
             let parts = line.split(separator: " ").map { $0.split(separator: "=").last.map(String.init) ?? "" }
             #expect(parts.count == 2 && parts[0] == parts[1] && parts[0] != "unset", "\(line)")
         }
-        #expect(lifeguard.stderr.contains("the command asked to be restarted (exit code 16, RESTART)"))
+        #expect(lifeguard.stderr.contains("the command asked to be restarted (exit code 16)"))
         #expect(Self.status(file)?.restarts == 1)
     }
 

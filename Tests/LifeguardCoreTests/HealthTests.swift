@@ -260,7 +260,7 @@ struct ReadinessTransitionTests {
         _ = machine.start(now: t0)
         _ = machine.spawned(pid: 10, now: t0)
         let first = machine.childrenReaped([ReapedProcess(pid: 10, status: .exited(16))], noChildrenLeft: true, now: t0)
-        #expect(first == ActionList(.report(.childExited(pid: 10, status: .exited(16))), .report(.restartRequested),
+        #expect(first == ActionList(.report(.childExited(pid: 10, status: .exited(16))), .report(.restartRequested(exitCode: 16)),
                                     .report(.restartScheduled(delay: .zero, restarts: 1)), .spawn))
         _ = machine.spawned(pid: 11, now: t0)
         let second = machine.childrenReaped([ReapedProcess(pid: 11, status: .exited(16))], noChildrenLeft: true, now: t0)

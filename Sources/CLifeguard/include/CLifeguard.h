@@ -1,7 +1,7 @@
 #ifndef CLIFEGUARD_H
 #define CLIFEGUARD_H
 
-// Linux entry points Swift's Glibc module does not import (signalfd, eventfd, timerfd headers)
+// Linux entry points Swift's Glibc module does not import (the signalfd and eventfd headers)
 // or cannot call (the variadic prctl), plus the fork/exec child path.
 
 #include <signal.h>
@@ -13,9 +13,6 @@
 
 /// Registers the caller as a child subreaper (PR_SET_CHILD_SUBREAPER). Returns 0 or -1 with errno.
 int lg_set_child_subreaper(void);
-
-/// Returns 1 when the caller is a registered child subreaper, 0 when not, -1 with errno on error.
-int lg_is_child_subreaper(void);
 
 /// What `lg_spawn` reports.
 typedef enum {
@@ -43,13 +40,6 @@ lg_spawn_result lg_spawn(const char *file, char *const argv[], char *const envp[
 /// `timeout` NULL waits forever.
 int lg_ppoll(struct pollfd *fds, nfds_t count, const struct timespec *timeout);
 
-/// pipe2(fds, O_CLOEXEC): a pipe no concurrently spawned process can inherit.
-int lg_pipe_cloexec(int fds[2]);
-
-/// Sets every signal's action to SIG_DFL through the raw rt_sigaction system call, including the two
-/// numbers glibc keeps for itself (32 and 33), which sigaction(3) refuses. For the test helper.
-void lg_reset_all_signal_actions(void);
-
 /// A datagram socket bound at `path` for the systemd notify protocol: close-on-exec, non-blocking,
 /// mode 0666 (a server running as another user must be able to send), SO_PASSCRED on so every
 /// datagram carries its sender's pid. A stale socket file at `path` is replaced. -1 with errno.
@@ -61,19 +51,14 @@ ssize_t lg_notify_receive(int fd, void *buffer, size_t capacity, pid_t *sender);
 
 /// Starts a non-blocking stream connection to a unix socket (`path`) or to a numeric IPv4/IPv6
 /// address and port (`host`, `port`). Returns the socket (close-on-exec) with `*in_progress` 1 when
-/// the connection completes later (poll for writability, then lg_socket_error), or -1 with errno.
+/// the connection completes later (the socket then becomes readable with the server's greeting, or
+/// with the connect's error), or -1 with errno.
 int lg_connect_stream(const char *path, const char *host, int port, int *in_progress);
-
-/// The pending error of a socket (SO_ERROR): 0 once a non-blocking connect succeeded.
-int lg_socket_error(int fd);
 
 /// The pid of the process at the other end of a connected unix socket (SO_PEERCRED), or -1.
 pid_t lg_peer_pid(int fd);
 
 /// mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT): lock pages as they are faulted in. 0 or -1.
 int lg_mlockall_onfault(void);
-
-/// fork(2), for the test helper (Swift marks fork unavailable on some platforms).
-pid_t lg_fork(void);
 
 #endif

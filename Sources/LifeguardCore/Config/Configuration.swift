@@ -1,6 +1,8 @@
 /// Everything `lifeguard` runs with, from `LIFEGUARD_*` variables and flags (flags win).
 public struct Configuration: Sendable, Equatable {
-    /// SIGTERM → this long → SIGKILL, for every stop (the article's 60 s).
+    /// SIGTERM → this long → SIGKILL, for every stop. 60 s by default, as in "the article" (OVH's account
+    /// of running its hosted MySQL databases in Docker, where the offer + 5 % hard limit, the SIGTERM at
+    /// the offer and the SIGKILL 60 s later come from; the README names it too).
     public var gracePeriod: Duration = .seconds(60)
     /// Forward signals to the child's process group instead of the child alone.
     public var signalProcessGroup = false
@@ -22,7 +24,7 @@ public struct Configuration: Sendable, Equatable {
     /// How long the command keeps growing after SIGTERM: the guard fires earlier the faster memory grows.
     public var stopLatency: Duration = .milliseconds(20)
     /// The status file probes read; nil disables it (and the notify socket next to it).
-    public var statusFile: String? = "/run/lifeguard/status.json"
+    public var statusFile: String? = Configuration.defaultStatusFile
     public var statusInterval: Duration = .seconds(2)
     public var metricsFile: String?
     /// Where readiness by handshake is checked; nil: the command's --socket, else the mysqld default.
@@ -35,6 +37,10 @@ public struct Configuration: Sendable, Equatable {
     public var unknownVariables: [String] = []
 
     public init() {}
+
+    /// Where the status file is written, and where `lifeguard probe` and `lifeguard status` look for
+    /// it when `LIFEGUARD_STATUS_FILE` is not set.
+    public static let defaultStatusFile = "/run/lifeguard/status.json"
 }
 
 /// A configuration mistake: Lifeguard prints `message` on one line and exits 2, before starting anything.

@@ -42,7 +42,7 @@ extension Configuration {
         Setting("LIFEGUARD_CGROUP_ROOT", flag: "--cgroup-root", default: "/sys/fs/cgroup", accepted: "an absolute path",
                 "Where the cgroup filesystems are mounted.",
                 parse: ValueParsers.absolutePath, into: \.cgroupRoot),
-        Setting("LIFEGUARD_STATUS_FILE", flag: "--status-file", default: "/run/lifeguard/status.json", accepted: "an absolute path, or none",
+        Setting("LIFEGUARD_STATUS_FILE", flag: "--status-file", default: Configuration.defaultStatusFile, accepted: "an absolute path, or none",
                 "The status file probes read, rewritten atomically; the notify socket is created next to it. none disables both.",
                 parse: ValueParsers.orNone(ValueParsers.absolutePath), into: \.statusFile),
         Setting("LIFEGUARD_STATUS_INTERVAL", flag: "--status-interval", default: "2s",

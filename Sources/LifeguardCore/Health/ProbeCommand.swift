@@ -19,7 +19,7 @@ public enum ProbeCommand {
     public static func run(arguments: [String], statusFile: String?) -> Int32 {
         var mode = Mode.ready
         var maxAge: Duration?
-        var path = statusFile ?? "/run/lifeguard/status.json"
+        var path = statusFile ?? Configuration.defaultStatusFile
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]

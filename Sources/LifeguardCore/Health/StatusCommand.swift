@@ -22,7 +22,7 @@ public enum StatusCommand {
                 paths.append(argument)
             }
         }
-        if paths.isEmpty { paths = [environment["LIFEGUARD_STATUS_FILE"] ?? "/run/lifeguard/status.json"] }
+        if paths.isEmpty { paths = [environment["LIFEGUARD_STATUS_FILE"] ?? Configuration.defaultStatusFile] }
         let files = paths.flatMap(statusFiles(in:))
         if json {
             let texts = files.map { (try? FileDescriptor.readText($0.path, limit: 64 * 1024)) ?? "null\n" }

@@ -4,7 +4,8 @@
 /// replace a rendered value.
 public enum ConfigTemplate {
     /// A server option name as MySQL compares them: lower case, dashes as underscores, no `--` and no
-    /// `loose-`/`maximum-`/`skip-`/`enable-`/`disable-` prefix, no value.
+    /// `loose-`/`skip-`/`enable-`/`disable-` prefix, no value. (`maximum-` is kept: `maximum-x` sets the
+    /// ceiling of x, not x, so the template's own `x` line stays.)
     public static func normalizedKey(_ option: String) -> String {
         var key = Substring(option)
         while key.hasPrefix("-") { key = key.dropFirst() }

@@ -65,8 +65,9 @@ public enum SupervisorEvent: Equatable, Sendable {
     case ready(ReadinessSource)
     /// The command said (STOPPING=1) that it is shutting down by itself.
     case serverStopping
-    /// The command exited with 16, MySQL's RESTART statement: it is started again at once.
-    case restartRequested
+    /// The command exited with the restart exit code (LIFEGUARD_RESTART_EXIT_CODE; 16 is MySQL's
+    /// RESTART statement): it is started again at once.
+    case restartRequested(exitCode: Int32)
     /// The command was killed by a signal Lifeguard did not send, and LIFEGUARD_ON_CRASH=restart.
     case crashed(Signal)
     /// The next start of COMMAND, `delay` from now (0: at once).

@@ -27,7 +27,7 @@ extension SupervisorEvent {
         case .ready(.notify): return "ready: the command said READY=1"
         case .ready(.handshake): return "ready: the server sent its handshake greeting"
         case .serverStopping: return "the command is shutting down by itself (STOPPING=1)"
-        case .restartRequested: return "the command asked to be restarted (exit code 16, RESTART)"
+        case .restartRequested(let code): return "the command asked to be restarted (exit code \(code))"
         case .crashed: return "the command crashed (killed by a signal Lifeguard did not send)"
         case .restartScheduled: return "restarting the command"
         case .restartLimitReached: return "too many restarts: exiting so the orchestrator takes over"
@@ -48,7 +48,8 @@ extension SupervisorEvent {
             return [("pid", LogValue(pid)), ("status", .string(status.description)), ("exit_code", LogValue(status.shellExitCode))]
         case .orphansReaped(let count): return [("count", LogValue(count))]
         case .remainingSignalled(_, let grace): return [("grace_period_s", .double(grace.seconds))]
-        case .remainingKilled, .remainingAbandoned, .ready, .serverStopping, .restartRequested: return []
+        case .restartRequested(let code): return [("exit_code", LogValue(code))]
+        case .remainingKilled, .remainingAbandoned, .ready, .serverStopping: return []
         case .crashed(let signal): return [("signal", .string(signal.description))]
         case .restartScheduled(let delay, let restarts): return [("delay_s", .double(delay.seconds)), ("restart", LogValue(restarts))]
         case .restartLimitReached(let restarts, let window):

@@ -196,7 +196,9 @@ public struct Supervisor: Sendable {
                 outcome = outcomeAfterExit(of: process.status)
                 mainExited = true
                 actions.append(.report(.childExited(pid: process.pid, status: process.status)))
-                if outcome == .restartAtOnce { actions.append(.report(.restartRequested)) }
+                if outcome == .restartAtOnce, case .exited(let code) = process.status {
+                    actions.append(.report(.restartRequested(exitCode: code)))
+                }
                 if case .restartAfterCrash = outcome, case .signaled(let signal, _) = process.status {
                     actions.append(.report(.crashed(signal)))
                 }

@@ -61,7 +61,7 @@ extension SupervisorEvent {
         case .childExited(let pid, let status): return ("child_exited", "pid \(pid) \(status)")
         case .ready(let source): return ("ready", "by \(source.rawValue)")
         case .serverStopping: return ("server_stopping", "the command is shutting down by itself")
-        case .restartRequested: return ("restart_requested", "exit code 16 (RESTART)")
+        case .restartRequested(let code): return ("restart_requested", "exit code \(code)")
         case .crashed(let signal): return ("crashed", "killed by \(signal), which Lifeguard did not send")
         case .restartScheduled(let delay, let restarts): return ("restart", "restart \(restarts) in \(delay.seconds) s")
         case .restartLimitReached(let restarts, let window): return ("restart_limit", "\(restarts) restarts in \(window.seconds) s")

@@ -5,7 +5,7 @@ import Glibc
 /// threshold (`memory.usage_in_bytes`), or when the cgroup goes out of memory (`memory.oom_control`).
 ///
 /// Arming needs write access to `cgroup.event_control`, which an unprivileged container does not have
-/// (cgroupfs is mounted read-only): there `arm` fails and the adaptive poll alone keeps watch.
+/// (cgroupfs is mounted read-only): there the initializer throws and the adaptive poll alone keeps watch.
 public final class CgroupEventNotification {
     public let descriptor: FileDescriptor
     private let watched: FileDescriptor

@@ -198,7 +198,7 @@ public final class MemoryGuard {
     }
 
     /// v1, where writable: the kernel wakes Lifeguard when usage crosses into the zone where the exact
-    /// working set is read, however long the current poll interval.
+    /// reading (memory.stat) is taken, however long the current poll interval.
     private func armUsageThreshold(at threshold: UInt64) {
         guard cgroup.location.version == .v1, armedThreshold != threshold, notificationError == nil else { return }
         do {

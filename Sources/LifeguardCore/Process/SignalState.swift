@@ -21,11 +21,6 @@ public struct SignalSet: Sendable {
         var copy = raw
         return sigismember(&copy, signal.rawValue) == 1
     }
-
-    /// The members, from 1 to SIGRTMAX.
-    public var members: [Signal] {
-        (1...Signal.realTimeMaximum.rawValue).map(Signal.init(rawValue:)).filter(contains)
-    }
 }
 
 /// The signal state Lifeguard found at start, and the one it runs with.

@@ -78,13 +78,9 @@ public struct WallClockTime: Hashable, Sendable {
 
     /// RFC 3339 in UTC: `2026-11-25T15:12:27.123Z` (milliseconds) or `2026-11-25T15:12:27Z`.
     public func rfc3339(milliseconds: Bool = true) -> String {
-        let (year, month, day, hour, minute, second) = civil
-        var text = ""
-        text.reserveCapacity(24)
-        text += pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
-        text += "T" + pad(hour, 2) + ":" + pad(minute, 2) + ":" + pad(second, 2)
-        if milliseconds { text += "." + pad(Int64(nanoseconds / 1_000_000), 3) }
-        return text + "Z"
+        var writer = ByteWriter(capacity: 24)
+        writer.appendRFC3339(self, milliseconds: milliseconds)
+        return String(decoding: writer.bytes, as: UTF8.self)
     }
 
     /// Parses what `rfc3339` writes (and offsets other than Z); nil for anything else.
@@ -117,11 +113,6 @@ public struct WallClockTime: Hashable, Sendable {
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
         return era * 146_097 + dayOfEra - 719_468
     }
-}
-
-private func pad(_ value: Int64, _ width: Int) -> String {
-    let digits = String(value)
-    return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
 }
 
 private struct RFC3339Parser {

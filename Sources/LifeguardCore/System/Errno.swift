@@ -11,11 +11,8 @@ public struct Errno: Error, RawRepresentable, Hashable, Sendable, CustomStringCo
     public static var current: Errno { Errno(rawValue: errno) }
 
     public static let interrupted = Errno(rawValue: EINTR)
-    public static let wouldBlock = Errno(rawValue: EAGAIN)
-    public static let noSuchProcess = Errno(rawValue: ESRCH)
     public static let noChildren = Errno(rawValue: ECHILD)
     public static let noEntry = Errno(rawValue: ENOENT)
-    public static let permissionDenied = Errno(rawValue: EACCES)
 
     /// `strerror` text, e.g. "No such file or directory".
     public var description: String { String(cString: strerror(rawValue)) }

@@ -1,4 +1,4 @@
-import CLifeguard
+import CTestHelperSupport
 import Foundation
 import Glibc
 import LifeguardCore

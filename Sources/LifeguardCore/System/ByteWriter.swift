@@ -58,7 +58,9 @@ public struct ByteWriter {
         bytes.append(contentsOf: digits)
     }
 
-    /// `text` as a JSON string literal (the same escapes as `JSONText.quoted`).
+    /// `text` as a JSON string literal, quotes included: the one JSON escaper (`JSONText.quoted` is
+    /// this, as a String). Control characters are escaped; everything else, non-ASCII included, is
+    /// written as UTF-8.
     public mutating func appendJSONString(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
         for byte in text.utf8 {
@@ -78,8 +80,9 @@ public struct ByteWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    /// RFC 3339 in UTC with milliseconds, as `WallClockTime.rfc3339()` writes it.
-    public mutating func appendRFC3339(_ time: WallClockTime) {
+    /// RFC 3339 in UTC: `2026-11-25T15:12:27.123Z` (milliseconds) or `2026-11-25T15:12:27Z`. The one
+    /// RFC 3339 writer (`WallClockTime.rfc3339` is this, as a String).
+    public mutating func appendRFC3339(_ time: WallClockTime, milliseconds: Bool = true) {
         let (year, month, day, hour, minute, second) = time.civil
         append(year, width: 4)
         bytes.append(UInt8(ascii: "-"))
@@ -92,8 +95,10 @@ public struct ByteWriter {
         append(minute, width: 2)
         bytes.append(UInt8(ascii: ":"))
         append(second, width: 2)
-        bytes.append(UInt8(ascii: "."))
-        append(Int64(time.nanoseconds / 1_000_000), width: 3)
+        if milliseconds {
+            bytes.append(UInt8(ascii: "."))
+            append(Int64(time.nanoseconds / 1_000_000), width: 3)
+        }
         bytes.append(UInt8(ascii: "Z"))
     }
 
