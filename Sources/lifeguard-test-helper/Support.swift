@@ -1,3 +1,4 @@
+import CTestHelperSupport
 import Glibc
 
 func say(_ line: String) {
