@@ -38,8 +38,9 @@ func fuzzCgroup(_ bytes: UnsafeRawBufferPointer) {
     _ = CgroupFileParser.keyedValue(bytes, key: "total_inactive_file")
     _ = CgroupFileParser.keyedValue(bytes, key: "oom_kill")
     // memory.stat as each version reads it, and the figures made from it (no trap on any input).
-    for version in [CgroupVersion.v1, .v2] {
-        if let stat = MemoryStat.parse(bytes, version: version) {
+    for (version, cap) in [(CgroupVersion.v1, MemoryStat.v1CountedWritesCap(trigger: 255_652_815, hardLimit: 1 << 28)),
+                           (.v2, UInt64.max)] {
+        if let stat = MemoryStat.parse(bytes, version: version, countedWritesCap: cap) {
             let reading = MemoryReading(usage: CgroupFileParser.integer(bytes) ?? 1 << 28, stat: stat)
             _ = (reading.unreclaimable, reading.workingSet, reading.anonymousAndKernel)
         }

@@ -130,25 +130,40 @@ struct CgroupTests {
                           hierarchical: "268435456", soft: "255013684", oomKills: 2)
         let memory = try CgroupMemory(location: CgroupLocation(version: .v1, directory: tree.root + "/memory/db", mountPoint: tree.root + "/memory"))
         #expect(memory.readUsage() == 200_000_000)
-        #expect(memory.readStat() == MemoryStat(inactiveFile: 50_000_000, activeFile: 30_000_000, pendingWrites: 25_000_000))
+        #expect(memory.readStat() == MemoryStat(inactiveFile: 50_000_000, activeFile: 30_000_000, pendingWrites: 25_000_000,
+                                                countedWritesCap: 0))
         #expect(memory.readLimits() == MemoryLimits(hard: 268_435_456, soft: 255_013_684, high: nil))
         #expect(memory.readOOMKills() == 2)
     }
 
-    /// v1 reclaim waits for writeback, so dirty pages are reclaimable there (BENCHMARKS.md, section 7):
-    /// the whole file cache, active and inactive, is left out.
-    @Test("v1: unreclaimable is usage less all the file cache, dirty included; the working set is the kubelet's")
+    /// On v1 dirty pages count only above 85 % of the hard limit (BENCHMARKS.md, section 7): the guard
+    /// sets the cap when it computes its trigger; without a guard nothing of the file cache counts.
+    @Test("v1: unreclaimable is usage less the file cache, and dirty pages above 85 % of the limit once the guard is on")
     func unreclaimableV1() throws {
         let tree = try FixtureTree()
-        try tree.v1Cgroup("memory/db", usage: 200_000_000, inactiveFile: 50_000_000, activeFile: 30_000_000,
-                          dirty: 20_000_000, writeback: 5_000_000)
-        let memory = try CgroupMemory(location: CgroupLocation(version: .v1, directory: tree.root + "/memory/db", mountPoint: tree.root + "/memory"))
-        let reading = try #require(memory.read(exact: true))
-        #expect(reading.unreclaimable == 120_000_000)
-        #expect(reading.anonymousAndKernel == 120_000_000)
-        #expect(reading.workingSet == 150_000_000)
-        #expect(reading.stat?.fileCache == 80_000_000)
+        try tree.v1Cgroup("memory/db", usage: 250_000_000, inactiveFile: 20_000_000, activeFile: 10_000_000,
+                          dirty: 20_000_000, writeback: 5_000_000, limit: "268435456")
+        let location = CgroupLocation(version: .v1, directory: tree.root + "/memory/db", mountPoint: tree.root + "/memory")
+        let memory = try CgroupMemory(location: location)
+        var reading = try #require(memory.read(exact: true))
+        #expect(reading.unreclaimable == 220_000_000)
+        #expect(reading.anonymousAndKernel == 220_000_000)
+        #expect(reading.workingSet == 230_000_000)
+        #expect(reading.stat?.fileCache == 30_000_000)
         #expect(reading.stat?.missing == [])
+        // The guard on (trigger 255,652,815, 85 % of the limit 228,170,137): up to 27,482,678 bytes of
+        // dirty and writeback pages count; here all 25,000,000.
+        let guardian = MemoryGuard(cgroup: memory, trigger: .automatic, headroom: .percent(5), policy: .init())
+        let events = guardian.refresh(now: .now())
+        #expect(memory.countedWritesCap == 27_482_678)
+        #expect(events.contains(.armed(trigger: 255_652_815, limits: MemoryLimits(hard: 268_435_456), dirtyFloor: 228_170_137)))
+        reading = try #require(memory.read(exact: true))
+        #expect(reading.unreclaimable == 245_000_000 && reading.anonymousAndKernel == 220_000_000)
+        // More dirty than the cap: the cap.
+        try tree.v1Cgroup("memory/db", usage: 256_000_000, inactiveFile: 40_000_000, activeFile: 10_000_000,
+                          dirty: 40_000_000, writeback: 5_000_000, limit: "268435456")
+        reading = try #require(memory.read(exact: true))
+        #expect(reading.unreclaimable == 206_000_000 + 27_482_678)
     }
 
     /// v2 reclaim does not wait for writeback: dirty and writeback pages count (section 7).
@@ -184,11 +199,16 @@ struct CgroupTests {
         try tree.v2Cgroup("ctr", usage: 200, stat: "inactive_file 50\nactive_file x\nfile_dirty 1\nfile_writeback 1\n")
         reading = try #require(try CgroupMemory(location: v2).read(exact: true))
         #expect(reading.unreclaimable == 152 && reading.stat?.missing == .activeFile)
-        // v1 without dirty figures: nothing changes (they are reclaimable there); without total_active_file it counts.
+        // v1 without dirty figures: with no guard (nothing of the cache counts) no change; with the guard's
+        // cap, the whole cache counts up to it. Without total_active_file the active cache counts.
         let v1 = CgroupLocation(version: .v1, directory: tree.root + "/memory/db", mountPoint: tree.root + "/memory")
         try tree.v1Cgroup("memory/db", usage: 200, stat: "total_inactive_file 50\ntotal_active_file 30\n")
-        reading = try #require(try CgroupMemory(location: v1).read(exact: true))
+        let v1Memory = try CgroupMemory(location: v1)
+        reading = try #require(v1Memory.read(exact: true))
         #expect(reading.unreclaimable == 120 && reading.stat?.missing == [])
+        v1Memory.countedWritesCap = 60
+        reading = try #require(v1Memory.read(exact: true))
+        #expect(reading.unreclaimable == 180 && reading.stat?.missing == .pendingWrites)
         try tree.v1Cgroup("memory/db", usage: 200, stat: "inactive_file 7\nactive_file 8\ntotal_inactive_file 50\n")
         reading = try #require(try CgroupMemory(location: v1).read(exact: true))
         #expect(reading.unreclaimable == 150 && reading.stat?.missing == .activeFile)
@@ -203,7 +223,7 @@ struct CgroupTests {
         try tree.v1Cgroup("memory/db", usage: 1_206_521_856, stat: KernelSamples.v1Stat)
         let v1 = try #require(try CgroupMemory(location: CgroupLocation(version: .v1, directory: tree.root + "/memory/db",
                                                                           mountPoint: tree.root + "/memory")).read(exact: true))
-        #expect(v1.stat == MemoryStat(inactiveFile: 867_979_264, activeFile: 336_723_968, pendingWrites: 57_184_256))
+        #expect(v1.stat == MemoryStat(inactiveFile: 867_979_264, activeFile: 336_723_968, pendingWrites: 57_184_256, countedWritesCap: 0))
         #expect(v1.unreclaimable == 1_818_624)  // rss, 1.7 MiB: 1.2 GB of usage was page cache
         try tree.v2Cgroup("ctr", usage: KernelSamples.v2Current, stat: KernelSamples.v2Stat)
         let v2 = try #require(try CgroupMemory(location: CgroupLocation(version: .v2, directory: tree.root + "/ctr",

@@ -11,7 +11,7 @@ extension Configuration {
                 "Send forwarded signals and the stop to the child's whole process group (-g).",
                 parse: ValueParsers.boolean, into: \.signalProcessGroup),
         Setting("LIFEGUARD_MEMORY_LIMIT", flag: "--memory-limit", default: "auto", accepted: ValueParsers.triggerAccepted,
-                "The trigger: the memory the kernel cannot reclaim (anonymous memory, shmem/tmpfs, kernel memory; on cgroup v2 also dirty and writeback pages; never clean page cache) at which the command is stopped gracefully. auto = hard limit less the headroom; off disables the guard.",
+                "The trigger: the memory the kernel cannot reclaim (anonymous memory, shmem/tmpfs, kernel memory, dirty and writeback pages (on cgroup v1 only above 85% of the hard limit); never clean page cache) at which the command is stopped gracefully. auto = hard limit less the headroom; off disables the guard.",
                 parse: ValueParsers.trigger, into: \.memoryLimit),
         Setting("LIFEGUARD_HEADROOM", flag: "--headroom", default: "5%", accepted: ValueParsers.headroomAccepted,
                 "With an automatic trigger, what the hard limit keeps above it for the shutdown: 5% makes the trigger hard limit ÷ 1.05.",

@@ -144,8 +144,9 @@ extension MemoryGuardEvent {
 
     public var logFields: LogFields {
         switch self {
-        case .armed(let trigger, let limits):
+        case .armed(let trigger, let limits, let dirtyFloor):
             return [("trigger_bytes", LogValue(trigger))] + limits.logFields
+                + (dirtyFloor.map { [("dirty_cache_stop_bytes", LogValue($0))] } ?? [])
         case .disarmed(let limits, _): return limits.logFields
         case .triggerNotBelowLimit(let trigger, let hard):
             return [("trigger_bytes", LogValue(trigger)), ("limit_bytes", LogValue(hard))]

@@ -12,6 +12,10 @@ public final class CgroupMemory {
     private let highFile: FileDescriptor?
     /// v2 `memory.events`, v1 `memory.oom_control`: where the kernel's OOM-kill counter is.
     public let eventsFile: FileDescriptor?
+    /// How much of the dirty and writeback pages every reading counts as unreclaimable (`MemoryStat`):
+    /// all on v2; on v1 what the guard sets when it computes its trigger (`MemoryStat.v1CountedWritesCap`),
+    /// 0 until then.
+    public var countedWritesCap: UInt64
     private let buffer: UnsafeMutableRawBufferPointer
 
     public init(location: CgroupLocation) throws(Errno) {
@@ -34,6 +38,7 @@ public final class CgroupMemory {
             highFile = optional("memory.high")
             eventsFile = optional("memory.events")
         }
+        countedWritesCap = location.version == .v2 ? .max : 0
         buffer = .allocate(byteCount: 32 * 1024, alignment: 8)
     }
 
@@ -51,7 +56,7 @@ public final class CgroupMemory {
     /// The file-cache figures of memory.stat; nil when it cannot be read or lacks `inactive_file`.
     public func readStat() -> MemoryStat? {
         guard let bytes = readWhole(statFile) else { return nil }
-        return MemoryStat.parse(bytes, version: location.version)
+        return MemoryStat.parse(bytes, version: location.version, countedWritesCap: countedWritesCap)
     }
 
     /// A reading: usage always, memory.stat only when `exact`.

@@ -2,8 +2,9 @@ import Glibc
 
 /// Something the memory guard has to say; the loop logs it (never on the emergency path).
 public enum MemoryGuardEvent: Equatable, Sendable {
-    /// The trigger was (re)computed: the guard is on.
-    case armed(trigger: UInt64, limits: MemoryLimits)
+    /// The trigger was (re)computed: the guard is on. `dirtyFloor`, on v1: the unreclaimable memory
+    /// (anonymous and kernel) from which a cache full of dirty pages makes the stop.
+    case armed(trigger: UInt64, limits: MemoryLimits, dirtyFloor: UInt64?)
     /// No trigger can be computed: the guard is off (no hard limit and no explicit trigger, or
     /// LIFEGUARD_MEMORY_LIMIT=off). Readings and the kernel's OOM-kill counter are still watched.
     case disarmed(limits: MemoryLimits, setting: TriggerSetting)
@@ -94,7 +95,12 @@ public final class MemoryGuard {
                 } else {
                     policy = MemoryPolicy(settings: policySettings, trigger: resolved, hardLimit: newLimits.hard)
                 }
-                events.append(.armed(trigger: resolved, limits: newLimits))
+                var dirtyFloor: UInt64?
+                if cgroup.location.version == .v1 {
+                    cgroup.countedWritesCap = MemoryStat.v1CountedWritesCap(trigger: resolved, hardLimit: newLimits.hard)
+                    dirtyFloor = resolved - cgroup.countedWritesCap
+                }
+                events.append(.armed(trigger: resolved, limits: newLimits, dirtyFloor: dirtyFloor))
                 if let hard = newLimits.hard, resolved >= hard {
                     events.append(.triggerNotBelowLimit(trigger: resolved, hardLimit: hard))
                 }
@@ -102,6 +108,7 @@ public final class MemoryGuard {
             } else {
                 policy = nil
                 nextSample = nil
+                if cgroup.location.version == .v1 { cgroup.countedWritesCap = 0 }
                 if usageThreshold != nil { notificationGeneration += 1 }
                 usageThreshold = nil
                 armedThreshold = nil

@@ -4,8 +4,8 @@ extension MemoryStat {
     /// already. nil when `inactive_file` is missing: every kernel with a memory controller reports it,
     /// so a file without it is not a memory.stat this code understands (the sample fails and is
     /// retried, rather than deciding on garbage). A missing optional field is taken in the direction
-    /// that stops earlier, and named in `missing`.
-    public static func parse(_ bytes: UnsafeRawBufferPointer, version: CgroupVersion) -> MemoryStat? {
+    /// that stops earlier, and named in `missing`. `countedWritesCap`: see `MemoryStat`.
+    public static func parse(_ bytes: UnsafeRawBufferPointer, version: CgroupVersion, countedWritesCap: UInt64) -> MemoryStat? {
         var inactive: UInt64?
         var active: UInt64?
         var dirty: UInt64?
@@ -29,16 +29,13 @@ extension MemoryStat {
         guard let inactive else { return nil }
         var missing: MissingFields = []
         if active == nil { missing.insert(.activeFile) }
-        let counted = version == .v2
         var pending = (dirty ?? 0) &+ (writeback ?? 0)
-        if dirty == nil || writeback == nil {
-            // Where pending writes count, not knowing them counts the whole file cache.
-            if counted {
-                missing.insert(.pendingWrites)
-                pending = inactive &+ (active ?? 0)
-            }
+        if (dirty == nil || writeback == nil) && countedWritesCap > 0 {
+            // Where pending writes count, not knowing them counts the whole file cache (up to the cap).
+            missing.insert(.pendingWrites)
+            pending = inactive &+ (active ?? 0)
         }
         return MemoryStat(inactiveFile: inactive, activeFile: active ?? 0, pendingWrites: pending,
-                          pendingWritesCount: counted, missing: missing)
+                          countedWritesCap: countedWritesCap, missing: missing)
     }
 }
