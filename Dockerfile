@@ -5,7 +5,7 @@
 #   docker build --build-arg BASE_IMAGE=mariadb-or-debian-with-mariadb …
 # With DOCKER_BUILDKIT=1 the builder stage is skipped when BINARY_SOURCE=prebuilt.
 ARG BASE_IMAGE=mysql:8.4
-ARG SWIFT_IMAGE=swift:6.1
+ARG SWIFT_IMAGE=swift:6.2
 ARG BINARY_SOURCE=builder
 
 FROM ${SWIFT_IMAGE} AS builder

@@ -1,7 +1,20 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 //
 // Lifeguard: a tiny static PID 1 for MySQL containers. No package dependencies by design:
 // every byte the supervisor holds counts against the container's own memory limit.
+// Swift 6.2 or later: the emergency path's inline storage uses InlineArray and integer generic parameters.
+//
+// Targets by concern, each depending only on those below it:
+//
+//   lifeguard (the command)
+//     ├─ LifeguardImage        the image's commands: server sizing, my.cnf rendering, run-as
+//     │    └─ LifeguardSupervisor
+//     └─ LifeguardSupervisor   the supervisor: configuration, processes, the memory guard, readiness,
+//          │                   the state machine and the loop that performs it
+//          ├─ LifeguardCgroup  the memory cgroup: discovery, files, readings
+//          └─ LifeguardStatus  what people and probes read: the status file, metrics, log, probe, fleet view
+//               └─ LifeguardSystem   system calls and their errors, files, clocks, text
+//                    └─ CLifeguard   what Swift cannot call: signalfd, prctl, the fork/exec child path
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -16,14 +29,16 @@ let package = Package(
         .executable(name: "lifeguard", targets: ["lifeguard"]),
     ],
     targets: [
-        // The few libc entry points Swift cannot import (signalfd, variadic prctl) and the fork/exec
-        // child path, which must run only async-signal-safe code between fork and exec. Production only:
-        // what the tests alone need is in CTestHelperSupport.
         .target(name: "CLifeguard"),
-        // All the logic: configuration, process supervision, memory guard, status and probes.
-        .target(name: "LifeguardCore", dependencies: ["CLifeguard"], swiftSettings: strict),
-        // The thin command-line entry point.
-        .executableTarget(name: "lifeguard", dependencies: ["LifeguardCore"], swiftSettings: strict),
+        .target(name: "LifeguardSystem", dependencies: ["CLifeguard"], swiftSettings: strict),
+        .target(name: "LifeguardStatus", dependencies: ["LifeguardSystem"], swiftSettings: strict),
+        .target(name: "LifeguardCgroup", dependencies: ["LifeguardSystem"], swiftSettings: strict),
+        .target(name: "LifeguardSupervisor", dependencies: ["LifeguardSystem", "LifeguardCgroup", "LifeguardStatus", "CLifeguard"],
+                swiftSettings: strict),
+        .target(name: "LifeguardImage", dependencies: ["LifeguardSupervisor", "LifeguardCgroup", "LifeguardSystem"],
+                swiftSettings: strict),
+        .executableTarget(name: "lifeguard", dependencies: ["LifeguardSupervisor", "LifeguardStatus", "LifeguardImage"],
+                          swiftSettings: strict),
         // Programs the integration tests and benchmarks run under Lifeguard (signal printers, hogs, orphans),
         // and the C they and the tests need (fork, raw signal resets, pipes, the hog's timeline).
         .target(name: "CTestHelperSupport"),
@@ -31,7 +46,14 @@ let package = Package(
         // Counts heap allocations in the test process (interposed malloc), to prove the memory
         // guard's emergency path allocates nothing. Test-only.
         .target(name: "CAllocationCounter", path: "Tests/Support/CAllocationCounter"),
-        .testTarget(name: "LifeguardCoreTests", dependencies: ["LifeguardCore", "CAllocationCounter"], swiftSettings: strict),
-        .testTarget(name: "IntegrationTests", dependencies: ["LifeguardCore", "CTestHelperSupport"], swiftSettings: strict),
+        // Root-free and fast: parsers, the state machine, the policy, logs, status, over fixture trees.
+        .testTarget(name: "UnitTests",
+                    dependencies: ["LifeguardSystem", "LifeguardStatus", "LifeguardCgroup", "LifeguardSupervisor", "LifeguardImage",
+                                   "CAllocationCounter"],
+                    swiftSettings: strict),
+        // The real binary against real cgroups, MariaDB, a VM and Docker (root; see README).
+        .testTarget(name: "IntegrationTests",
+                    dependencies: ["LifeguardSystem", "LifeguardStatus", "LifeguardCgroup", "LifeguardSupervisor", "CTestHelperSupport"],
+                    swiftSettings: strict),
     ]
 )

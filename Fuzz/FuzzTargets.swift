@@ -1,11 +1,15 @@
 // libFuzzer entry points over Lifeguard's parsers of outside input (built by scripts/fuzz with
-// `swiftc -sanitize=fuzzer` together with LifeguardCore's sources; not part of the package build).
+// `swiftc -sanitize=fuzzer` together with the library targets; not part of the package build).
 // LIFEGUARD_FUZZ_TARGET picks the parser:
 //   cgroup  — cgroup file contents (integers, limits, keyed files) and /proc/self/cgroup + mountinfo
 //   config  — the command line and LIFEGUARD_* values
 //   notify  — sd_notify datagrams
 //   status  — status files as the probe reads them (JSON), and MySQL handshake greetings
 import Glibc
+@testable import LifeguardCgroup
+@testable import LifeguardStatus
+@testable import LifeguardSupervisor
+@testable import LifeguardSystem
 
 nonisolated(unsafe) var fuzzTarget = "cgroup"
 

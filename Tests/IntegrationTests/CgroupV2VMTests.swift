@@ -1,5 +1,8 @@
 import Foundation
-import LifeguardCore
+import LifeguardCgroup
+import LifeguardStatus
+import LifeguardSupervisor
+import LifeguardSystem
 import Testing
 
 extension RealSystemTests {

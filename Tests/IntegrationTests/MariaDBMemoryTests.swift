@@ -1,6 +1,9 @@
 import Foundation
 import Glibc
-import LifeguardCore
+import LifeguardCgroup
+import LifeguardStatus
+import LifeguardSupervisor
+import LifeguardSystem
 import Testing
 
 extension RealSystemTests {
@@ -59,7 +62,7 @@ extension RealSystemTests {
             let status = try #require(StatusFileTests.waitForState(.ready, in: server.directory + "/status/status.json"))
             #expect(status.memoryStops == 1 && status.restarts == 1)
             #expect(status.memory.kernelOOMKills == 0)
-            #expect(status.memory.cgroupVersion == .v1 && status.memory.guardState == "on")
+            #expect(status.memory.cgroupVersion == "v1" && status.memory.guardState == "on")
             #expect(status.memory.trigger == 255_652_815 && status.memory.limit == 268_435_456)
             #expect(status.memory.softLimit == 255_012_864)
             // `docker stop`: SIGTERM to Lifeguard, a clean shutdown, exit 0.

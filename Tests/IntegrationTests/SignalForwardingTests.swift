@@ -1,5 +1,8 @@
 import Glibc
-import LifeguardCore
+import LifeguardCgroup
+import LifeguardStatus
+import LifeguardSupervisor
+import LifeguardSystem
 import Testing
 
 /// dumb-init's and tini's signal tests, run against the real binary as PID 1 and as a subreaper.

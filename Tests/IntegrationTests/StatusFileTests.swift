@@ -1,6 +1,9 @@
 import Foundation
 import Glibc
-import LifeguardCore
+import LifeguardCgroup
+import LifeguardStatus
+import LifeguardSupervisor
+import LifeguardSystem
 import Testing
 
 /// The status file, the probe and the notify protocol against the real binary.

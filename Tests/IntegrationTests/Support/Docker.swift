@@ -1,6 +1,9 @@
 import Foundation
 import Glibc
-import LifeguardCore
+import LifeguardCgroup
+import LifeguardStatus
+import LifeguardSupervisor
+import LifeguardSystem
 
 /// The Docker engine, through Debian's docker.io 20.10 client. Containers run with `--network none`:
 /// never a bridge network, never a non-loopback address.

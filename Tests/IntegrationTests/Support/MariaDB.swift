@@ -1,6 +1,9 @@
 import Foundation
 import Glibc
-import LifeguardCore
+import LifeguardCgroup
+import LifeguardStatus
+import LifeguardSupervisor
+import LifeguardSystem
 
 /// A throwaway MariaDB server (Debian's mariadb-server): its own datadir and socket under /var/tmp,
 /// initialised with mariadb-install-db, started by the test under Lifeguard.

@@ -1,6 +1,9 @@
 import Foundation
 import Glibc
-import LifeguardCore
+import LifeguardCgroup
+import LifeguardStatus
+import LifeguardSupervisor
+import LifeguardSystem
 
 /// A child of this process's v1 memory cgroup, with a hard limit: a real container-sized memory
 /// cgroup, where the kernel OOM killer really fires.

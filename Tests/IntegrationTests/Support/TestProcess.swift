@@ -1,7 +1,10 @@
 import CTestHelperSupport
 import Foundation
 import Glibc
-import LifeguardCore
+import LifeguardCgroup
+import LifeguardStatus
+import LifeguardSupervisor
+import LifeguardSystem
 
 /// Where the binaries under test are: next to the test bundle (what `swift build` made), or
 /// `LIFEGUARD_BINARY` (the static release binary, as CI builds it).

@@ -1,0 +1,112 @@
+import Glibc
+import LifeguardCgroup
+import LifeguardSupervisor
+import LifeguardSystem
+
+/// `lifeguard run-as USER[:GROUP] COMMAND [ARG...]`: drops root for USER and execs COMMAND in place
+/// (like gosu, which the official mysql image has and other bases do not). The entrypoint uses it to
+/// re-exec itself as mysql: the same process, so Lifeguard's main child stays the server.
+public enum RunAsCommand {
+    public static func run(arguments: [String]) -> Int32 {
+        guard arguments.count >= 2 else { return failure("usage: lifeguard run-as USER[:GROUP] COMMAND [ARG...]") }
+        guard let (uid, gid, groups, home) = UserDatabase.system().resolve(arguments[0]) else {
+            return failure("run-as: no such user or group: \(arguments[0])")
+        }
+        let groupCount = groups.count
+        guard groups.withUnsafeBufferPointer({ setgroups(groupCount, $0.baseAddress) }) == 0 || getuid() != 0 else {
+            return failure("run-as: setgroups: \(Errno.current)")
+        }
+        guard setgid(gid) == 0, setuid(uid) == 0 else { return failure("run-as: cannot become \(arguments[0]): \(Errno.current)") }
+        setenv("HOME", home, 1)
+        let command = Array(arguments.dropFirst())
+        let argv = command.map { strdup($0) } + [nil]
+        execvp(command[0], argv)
+        let error = Errno.current
+        return failure("run-as: cannot execute \(command[0]): \(error)", code: error.rawValue == ENOENT ? 127 : 126)
+    }
+
+    static func failure(_ message: String, code: Int32 = 1) -> Int32 {
+        try? FileDescriptor.standardError.writeAll("lifeguard \(message)\n")
+        return code
+    }
+}
+
+/// `lifeguard render-config [--template FILE] [--output FILE] [--defaults FILE] [--offer SIZE] [-- SERVER ARGS]`:
+/// renders my.cnf.template for the memory offer (the memory guard's trigger, or --offer /
+/// LIFEGUARD_OFFER), leaving out every key set in `--defaults` (my_print_defaults output) or in the
+/// server arguments. Prints a one-line summary on stderr.
+public enum RenderConfigCommand {
+    public static func run(arguments: [String], environment: [String: String]) -> Int32 {
+        var template = "/etc/lifeguard/my.cnf.template"
+        var output: String?
+        var defaults: String?
+        var offerText = environment["LIFEGUARD_OFFER"]
+        var serverArguments: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "--" {
+                serverArguments = Array(arguments[(index + 1)...])
+                break
+            }
+            guard index + 1 < arguments.count else { return RunAsCommand.failure("render-config: \(argument) needs a value") }
+            switch argument {
+            case "--template": template = arguments[index + 1]
+            case "--output": output = arguments[index + 1]
+            case "--defaults": defaults = arguments[index + 1]
+            case "--offer": offerText = arguments[index + 1]
+            default: return RunAsCommand.failure("render-config: unknown option \(argument)")
+            }
+            index += 2
+        }
+        let offer: UInt64?
+        if let offerText {
+            guard let bytes = ValueParsers.size(offerText), bytes > 0 else {
+                return RunAsCommand.failure("render-config: LIFEGUARD_OFFER = \"\(offerText)\" is invalid: expected \(ValueParsers.sizeAccepted)")
+            }
+            offer = bytes
+        } else {
+            offer = memoryOffer(environment: environment)
+        }
+        guard let templateText = try? FileDescriptor.readText(template) else {
+            return RunAsCommand.failure("render-config: cannot read the template \(template)")
+        }
+        let printed = defaults.flatMap { try? FileDescriptor.readText($0) } ?? ""
+        let text: String
+        if let offer {
+            let sizing = MySQLSizing(offer: offer)
+            text = ConfigTemplate.render(templateText, variables: sizing.variables,
+                                         userKeys: ConfigTemplate.userKeys(printDefaultsOutput: printed, arguments: serverArguments),
+                                         overrides: ConfigTemplate.overrides(environment: environment))
+            let summary = ["innodb_buffer_pool_size", "max_connections", "tmp_table_size", "performance_schema"]
+                .map { "\($0)=\(sizing.variables[$0] ?? "?")" }.joined(separator: " ")
+            try? FileDescriptor.standardError.writeAll("lifeguard render-config: offer \(ByteCount.describe(offer)): \(summary)\n")
+        } else {
+            text = "# Rendered by lifeguard render-config: no memory offer (no cgroup memory limit, no LIFEGUARD_OFFER),\n# so the server's own defaults apply.\n"
+            try? FileDescriptor.standardError.writeAll("lifeguard render-config: no memory offer: server defaults\n")
+        }
+        guard let output else {
+            print(text, terminator: "")
+            return 0
+        }
+        do {
+            try AtomicFileWriter(path: output).write(text)
+        } catch {
+            return RunAsCommand.failure("render-config: cannot write \(output): \(error)")
+        }
+        return 0
+    }
+
+    /// The offer the memory guard would use: its trigger (hard limit ÷ 1.05 by default).
+    static func memoryOffer(environment: [String: String]) -> UInt64? {
+        var configuration = Configuration()
+        configuration.command = ["mysqld"]
+        try? configuration.apply(environment: environment)
+        let procSelfCgroup = (try? FileDescriptor.readText("/proc/self/cgroup")) ?? ""
+        guard let location = CgroupLocation.discover(root: configuration.cgroupRoot, procSelfCgroup: procSelfCgroup,
+                                                     mountInfo: try? FileDescriptor.readText("/proc/self/mountinfo"),
+                                                     exists: { access($0, F_OK) == 0 }),
+              let memory = try? CgroupMemory(location: location) else { return nil }
+        return configuration.memoryLimit.resolve(hardLimit: memory.readLimits().hard, headroom: configuration.headroom)
+    }
+}

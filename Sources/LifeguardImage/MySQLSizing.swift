@@ -1,0 +1,71 @@
+import LifeguardCgroup
+import LifeguardSupervisor
+import LifeguardSystem
+
+/// Server settings sized from the memory offer, for a container where every byte counts.
+///
+/// - `innodb_buffer_pool_size`: half the offer (Percona's operators and sclorg use 50 %; MySQL's
+///   `innodb_dedicated_server` also uses 50 % between 1 and 4 GB), a whole number of chunks: below
+///   1 GiB one instance and one chunk; from 1 GiB eight instances, chunk = pool ÷ 8.
+/// - `max_connections`: offer ÷ 12 MiB (Percona's operator formula), between 10 and 10,000.
+/// - Per-connection buffers kept at MySQL's defaults (MariaDB's sort buffer default is 2 MiB) and
+///   in-memory temporary tables at offer ÷ 32, at most 64 MiB, so 21 connections in a 256 MiB
+///   container cannot take more than the offer left over by the buffer pool.
+/// - performance_schema off below 1 GiB: MySQL 8's autosizing can take over 100 MB, and never frees it.
+public struct MySQLSizing: Equatable, Sendable {
+    public static let mebibyte: UInt64 = 1 << 20
+    public static let gibibyte: UInt64 = 1 << 30
+
+    public var offer: UInt64
+    public var bufferPoolSize: UInt64
+    public var bufferPoolChunkSize: UInt64
+    public var bufferPoolInstances: UInt64
+    public var maxConnections: UInt64
+    public var temporaryTableSize: UInt64
+    public var logBufferSize: UInt64
+    public var keyBufferSize: UInt64
+    public var tableOpenCache: UInt64
+    public var tableDefinitionCache: UInt64
+    public var performanceSchema: Bool
+
+    public init(offer: UInt64) {
+        let mib = MySQLSizing.mebibyte
+        self.offer = offer
+        let half = max(16 * mib, offer / 2 / mib * mib)
+        if half >= MySQLSizing.gibibyte {
+            bufferPoolInstances = 8
+            bufferPoolChunkSize = half / 8 / mib * mib
+        } else {
+            bufferPoolInstances = 1
+            bufferPoolChunkSize = half
+        }
+        bufferPoolSize = bufferPoolChunkSize * bufferPoolInstances
+        maxConnections = min(10_000, max(10, offer / (12 * mib)))
+        temporaryTableSize = min(64 * mib, max(4 * mib, offer / 32 / mib * mib))
+        logBufferSize = offer < MySQLSizing.gibibyte ? 8 * mib : 16 * mib
+        keyBufferSize = offer < MySQLSizing.gibibyte ? 8 * mib : 16 * mib
+        tableOpenCache = min(4000, max(200, offer / mib))
+        tableDefinitionCache = min(2000, max(400, offer / mib))
+        performanceSchema = offer >= MySQLSizing.gibibyte
+    }
+
+    /// The values the template names, as `{{name}}` placeholders.
+    public var variables: [String: String] {
+        func size(_ bytes: UInt64) -> String { bytes % MySQLSizing.mebibyte == 0 ? "\(bytes / MySQLSizing.mebibyte)M" : "\(bytes)" }
+        return [
+            "offer": size(offer),
+            "innodb_buffer_pool_size": size(bufferPoolSize),
+            "innodb_buffer_pool_chunk_size": size(bufferPoolChunkSize),
+            // Rendered only where it matters (MySQL with 8 instances; MariaDB ignores it and warns).
+            "innodb_buffer_pool_instances": bufferPoolInstances > 1 ? String(bufferPoolInstances) : "",
+            "max_connections": String(maxConnections),
+            "tmp_table_size": size(temporaryTableSize),
+            "max_heap_table_size": size(temporaryTableSize),
+            "innodb_log_buffer_size": size(logBufferSize),
+            "key_buffer_size": size(keyBufferSize),
+            "table_open_cache": String(tableOpenCache),
+            "table_definition_cache": String(tableDefinitionCache),
+            "performance_schema": performanceSchema ? "ON" : "OFF",
+        ]
+    }
+}

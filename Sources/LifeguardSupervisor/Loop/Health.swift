@@ -1,0 +1,46 @@
+import Glibc
+import LifeguardCgroup
+import LifeguardStatus
+import LifeguardSystem
+
+/// What Lifeguard tells probes and people: the notify socket, the readiness prober, the status file,
+/// and the facts they need that the state machine does not keep.
+public final class Health {
+    public let notify: NotifyListener?
+    public let prober: ReadinessProber?
+    public let reporter: StatusReporter
+    /// Where the status and log writes happen (nil: in the loop itself).
+    public let output: OutputThread?
+    /// The fields that do not change: pid, command name, start time, boot, interval.
+    public var base: Status
+    var serverStatus: String?
+    var serverVersion: String?
+    var readySince: WallClockTime?
+    var lastEvent: Status.Event?
+
+    public init(notify: NotifyListener? = nil, prober: ReadinessProber? = nil,
+                reporter: StatusReporter = .none(), output: OutputThread? = nil,
+                base: Status = Status()) {
+        self.notify = notify
+        self.prober = prober
+        self.reporter = reporter
+        self.output = output
+        self.base = base
+    }
+
+    func childStarted(pid: pid_t) {
+        serverStatus = nil
+        serverVersion = nil
+        readySince = nil
+        prober?.begin(pid: pid, now: .now())
+    }
+
+    func becameReady() {
+        readySince = .now()
+        prober?.end()
+    }
+
+    func record(reason: String, detail: String) {
+        lastEvent = Status.Event(reason: reason, at: .now(), detail: detail)
+    }
+}

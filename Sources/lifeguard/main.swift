@@ -1,3 +1,0 @@
-import LifeguardCore
-
-Lifeguard.main(arguments: Array(CommandLine.arguments.dropFirst()), environment: .current())

@@ -1,0 +1,101 @@
+import Foundation
+@testable import LifeguardCgroup
+@testable import LifeguardImage
+@testable import LifeguardStatus
+@testable import LifeguardSupervisor
+@testable import LifeguardSystem
+import Testing
+
+@Suite("Server sizing, my.cnf.template and users")
+struct ImageTests {
+    static let mib: UInt64 = 1 << 20
+
+    @Test("sizing: half the offer in whole chunks, offer ÷ 12 MiB connections, bounded buffers")
+    func sizing() {
+        let small = MySQLSizing(offer: 255_652_815)  // the article's offer in a 256 MiB container
+        #expect(small.bufferPoolSize == 121 * Self.mib && small.bufferPoolChunkSize == 121 * Self.mib && small.bufferPoolInstances == 1)
+        #expect(small.maxConnections == 20)
+        #expect(small.temporaryTableSize == 7 * Self.mib)
+        #expect(!small.performanceSchema)
+        let large = MySQLSizing(offer: 8 << 30)
+        #expect(large.bufferPoolInstances == 8 && large.bufferPoolChunkSize == 512 * Self.mib && large.bufferPoolSize == 4 << 30)
+        #expect(large.maxConnections == 682)
+        #expect(large.temporaryTableSize == 64 * Self.mib)
+        #expect(large.performanceSchema)
+        let start: UInt64 = 32 * Self.mib
+        let end: UInt64 = 64 << 30
+        for offer in stride(from: start, through: end, by: Int(97 * Self.mib)) {
+            let sizing = MySQLSizing(offer: offer)
+            #expect(sizing.bufferPoolSize == sizing.bufferPoolChunkSize * sizing.bufferPoolInstances, "\(offer)")
+            #expect(sizing.bufferPoolSize <= max(offer / 2, 16 * Self.mib), "\(offer)")
+            #expect(sizing.bufferPoolSize % Self.mib == 0)
+            #expect((10...10_000).contains(sizing.maxConnections))
+            // Every connection's own buffers (sort, join, read, read_rnd, and about 128 KiB of network
+            // buffer and thread stack), the pool and the log buffer fit in the offer with room to spare.
+            let perConnection: UInt64 = (256 + 256 + 128 + 256 + 128) * 1024
+            let total: UInt64 = sizing.bufferPoolSize + sizing.maxConnections * perConnection + sizing.logBufferSize
+            if offer >= 256 * Self.mib {
+                #expect(total < offer * 3 / 4, "\(offer)")
+            }
+        }
+    }
+
+    @Test("option names normalize like the server's")
+    func keys() {
+        #expect(ConfigTemplate.normalizedKey("--innodb-buffer-pool-size=1G") == "innodb_buffer_pool_size")
+        #expect(ConfigTemplate.normalizedKey("loose-innodb_buffer_pool_chunk_size") == "innodb_buffer_pool_chunk_size")
+        #expect(ConfigTemplate.normalizedKey("  Max_Connections ") == "max_connections")
+        #expect(ConfigTemplate.normalizedKey("--skip-performance-schema") == "performance_schema")
+        let keys = ConfigTemplate.userKeys(printDefaultsOutput: "--user=mysql\n--max_connections=50\nnot an option\n",
+                                           arguments: ["--innodb-buffer-pool-size=1G", "value"])
+        #expect(keys == ["user", "max_connections", "innodb_buffer_pool_size"])
+    }
+
+    @Test("rendering: placeholders filled, the user's keys left out, LIFEGUARD_MYSQLD_ overrides, empty values dropped")
+    func render() throws {
+        let template = "# offer {{offer}}\n[mysqld]\ninnodb_buffer_pool_size = {{innodb_buffer_pool_size}}\nmax_connections = {{max_connections}}\nloose-innodb_buffer_pool_instances = {{innodb_buffer_pool_instances}}\nsort_buffer_size = 256K\n"
+        let variables = MySQLSizing(offer: 255_652_815).variables
+        let rendered = ConfigTemplate.render(template, variables: variables, userKeys: ["max_connections"],
+                                             overrides: ConfigTemplate.overrides(environment: ["LIFEGUARD_MYSQLD_SORT_BUFFER_SIZE": "1M", "OTHER": "x"]))
+        #expect(rendered == "# offer 255652815\n[mysqld]\ninnodb_buffer_pool_size = 121M\n# max_connections: set by you, left as you set it\nsort_buffer_size = 1M\n")
+        // The shipped template renders into options both servers know (or loose- ones) and fills every placeholder.
+        let shipped = try String(contentsOfFile: Self.repositoryFile("my.cnf.template"), encoding: .utf8)
+        for offer: UInt64 in [256 * Self.mib, 1 << 30, 8 << 30] {
+            let text = ConfigTemplate.render(shipped, variables: MySQLSizing(offer: offer).variables, userKeys: [], overrides: [:])
+            #expect(!text.contains("{{"), "\(offer)")
+            #expect(text.contains("innodb_buffer_pool_size = "))
+        }
+    }
+
+    @Test("the README's sizing table is what render-config gives")
+    func readmeTable() throws {
+        let readme = try ReadmeTests.readme()
+        for (offer, label) in [(UInt64(256) * Self.mib, "256 MiB"), (1 << 30, "1 GiB"), (8 << 30, "8 GiB")] {
+            let sizing = MySQLSizing(offer: offer).variables
+            let row = "| \(label) | \(sizing["innodb_buffer_pool_size"]!) | \(sizing["max_connections"]!) | \(sizing["tmp_table_size"]!) | \(sizing["table_open_cache"]!) | \(sizing["performance_schema"]!) |"
+            #expect(readme.contains(row), "the README's sizing table should have: \(row)")
+        }
+    }
+
+    @Test("users and groups from /etc/passwd and /etc/group")
+    func users() {
+        let database = UserDatabase(passwd: "root:x:0:0:root:/root:/bin/bash\nmysql:x:999:999::/var/lib/mysql:/bin/false\nbroken:x:abc\n",
+                                    group: "root:x:0:\nmysql:x:999:\nbackup:x:34:mysql,other\n")
+        #expect(database.resolve("mysql")! == (uid: 999, gid: 999, groups: [34, 999], home: "/var/lib/mysql"))
+        #expect(database.resolve("mysql:root")! == (uid: 999, gid: 0, groups: [0], home: "/var/lib/mysql"))
+        #expect(database.resolve("1000:1000")! == (uid: 1000, gid: 1000, groups: [1000], home: "/"))
+        #expect(database.resolve("999")!.home == "/var/lib/mysql")
+        #expect(database.resolve("nobody") == nil)
+        #expect(database.resolve("mysql:nogroup") == nil)
+        #expect(database.resolve("") == nil)
+    }
+
+    static func repositoryFile(_ name: String) throws -> String {
+        var directory = URL(fileURLWithPath: #filePath)
+        while directory.path != "/" {
+            directory.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path) { return directory.appendingPathComponent(name).path }
+        }
+        throw CocoaError(.fileNoSuchFile)
+    }
+}
