@@ -200,3 +200,13 @@ int lg_mlockall_onfault(void) {
     return -1;
 #endif
 }
+
+static _Thread_local void *thread_mock;
+
+void *lg_thread_mock(void) {
+    return thread_mock;
+}
+
+void lg_set_thread_mock(void *mock) {
+    thread_mock = mock;
+}

@@ -1,4 +1,3 @@
-import CLifeguard
 import Glibc
 import LifeguardSystem
 
@@ -13,9 +12,7 @@ public final class CgroupEventNotification {
 
     /// Registers `eventfd <watched fd> [argument]` with the cgroup's `cgroup.event_control`.
     public init(directory: String, watching file: String, argument: String?) throws(Errno) {
-        let event = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
-        if event < 0 { throw Errno.current }
-        descriptor = FileDescriptor(rawValue: event)
+        descriptor = try FileDescriptor.event()
         do {
             watched = try FileDescriptor.open(directory + "/" + file, O_RDONLY)
         } catch {
@@ -25,7 +22,7 @@ public final class CgroupEventNotification {
         do {
             let control = try FileDescriptor.open(directory + "/cgroup.event_control", O_WRONLY)
             defer { control.close() }
-            var line = "\(event) \(watched.rawValue)"
+            var line = "\(descriptor.rawValue) \(watched.rawValue)"
             if let argument { line += " \(argument)" }
             try control.writeAll(line)
         } catch {

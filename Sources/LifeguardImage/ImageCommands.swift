@@ -12,16 +12,15 @@ public enum RunAsCommand {
         guard let (uid, gid, groups, home) = UserDatabase.system().resolve(arguments[0]) else {
             return failure("run-as: no such user or group: \(arguments[0])")
         }
-        let groupCount = groups.count
-        guard groups.withUnsafeBufferPointer({ setgroups(groupCount, $0.baseAddress) }) == 0 || getuid() != 0 else {
-            return failure("run-as: setgroups: \(Errno.current)")
+        do {
+            // Only root may set supplementary groups; another user can still become itself.
+            try Identity.become(userID: uid, groupID: gid, groups: Processes.isRoot ? groups : nil)
+            try Identity.setEnvironment("HOME", home)
+        } catch {
+            return failure("run-as: cannot become \(arguments[0]): \(error)")
         }
-        guard setgid(gid) == 0, setuid(uid) == 0 else { return failure("run-as: cannot become \(arguments[0]): \(Errno.current)") }
-        setenv("HOME", home, 1)
         let command = Array(arguments.dropFirst())
-        let argv = command.map { strdup($0) } + [nil]
-        execvp(command[0], argv)
-        let error = Errno.current
+        let error = Identity.execute(command)
         return failure("run-as: cannot execute \(command[0]): \(error)", code: error.rawValue == ENOENT ? 127 : 126)
     }
 
@@ -105,7 +104,7 @@ public enum RenderConfigCommand {
         let procSelfCgroup = (try? FileDescriptor.readText("/proc/self/cgroup")) ?? ""
         guard let location = CgroupLocation.discover(root: configuration.cgroupRoot, procSelfCgroup: procSelfCgroup,
                                                      mountInfo: try? FileDescriptor.readText("/proc/self/mountinfo"),
-                                                     exists: { access($0, F_OK) == 0 }),
+                                                     exists: FileSystem.exists),
               let memory = try? CgroupMemory(location: location) else { return nil }
         return configuration.memoryLimit.resolve(hardLimit: memory.readLimits().hard, headroom: configuration.headroom)
     }

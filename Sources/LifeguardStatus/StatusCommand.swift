@@ -27,32 +27,21 @@ public enum StatusCommand {
         let files = paths.flatMap(statusFiles(in:))
         if json {
             let texts = files.map { (try? FileDescriptor.readText($0.path, limit: 64 * 1024)) ?? "null\n" }
-            print(files.count == 1 && paths.count == 1 && !isDirectory(paths[0]) ? texts[0] : "[\n" + texts.joined(separator: ",\n") + "]", terminator: "")
+            print(files.count == 1 && paths.count == 1 && !FileSystem.isDirectory(paths[0]) ? texts[0] : "[\n" + texts.joined(separator: ",\n") + "]", terminator: "")
             return texts.contains("null\n") ? 1 : 0
         }
-        if files.count == 1, paths.count == 1, !isDirectory(paths[0]) { return describe(file: files[0].path) }
+        if files.count == 1, paths.count == 1, !FileSystem.isDirectory(paths[0]) { return describe(file: files[0].path) }
         return table(files)
     }
 
     /// (name, path) of the status files a path names: itself, DIR/status.json, or DIR/*/status.json.
     static func statusFiles(in path: String) -> [(name: String, path: String)] {
         let name = String(path.split(separator: "/").last ?? Substring(path))
-        guard isDirectory(path) else { return [(name, path)] }
-        if access(path + "/status.json", F_OK) == 0 { return [(name, path + "/status.json")] }
-        guard let directory = opendir(path) else { return [] }
-        defer { closedir(directory) }
-        var found: [(String, String)] = []
-        while let entry = readdir(directory) {
-            let child = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard !child.hasPrefix("."), isDirectory(path + "/" + child) else { continue }
-            found.append((child, path + "/" + child + "/status.json"))
-        }
-        return found.sorted { $0.0 < $1.0 }
-    }
-
-    static func isDirectory(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+        guard FileSystem.isDirectory(path) else { return [(name, path)] }
+        if FileSystem.exists(path + "/status.json") { return [(name, path + "/status.json")] }
+        let children = (try? FileSystem.entries(of: path)) ?? []
+        return children.filter { !$0.hasPrefix(".") && FileSystem.isDirectory(path + "/" + $0) }.sorted()
+            .map { ($0, path + "/" + $0 + "/status.json") }
     }
 
     /// One file, as aligned "key  value" lines.

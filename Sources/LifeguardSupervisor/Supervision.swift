@@ -1,4 +1,3 @@
-import CLifeguard
 import Glibc
 import LifeguardCgroup
 import LifeguardStatus
@@ -28,10 +27,14 @@ public enum Supervision {
             logger.warn("unknown variable ignored", [("variable", .string(name)),
                                                      ("did_you_mean", LogValue(Configuration.suggestion(for: name)))])
         }
-        let isInit = getpid() == 1
-        if !isInit && lg_set_child_subreaper() != 0 {
-            logger.warn("not PID 1 and cannot register as a child subreaper: orphans will not be reaped",
-                        [("error", .string(Errno.current.description))])
+        let isInit = Processes.current == 1
+        if !isInit {
+            do {
+                try Processes.becomeSubreaper()
+            } catch {
+                logger.warn("not PID 1 and cannot register as a child subreaper: orphans will not be reaped",
+                            [("error", .string(error.description))])
+            }
         }
         let machine = Supervisor(settings: .init(
             gracePeriod: configuration.gracePeriod, signalProcessGroup: configuration.signalProcessGroup,
@@ -53,14 +56,14 @@ public enum Supervision {
     static func childEnvironment(_ environment: ProcessEnvironment, notifySocket: String?) -> [String] {
         var pairs = environment.pairs.filter { !$0.hasPrefix("NOTIFY_SOCKET=") && !$0.hasPrefix("MYSQLD_PARENT_PID=") }
         if let notifySocket { pairs.append("NOTIFY_SOCKET=" + notifySocket) }
-        pairs.append("MYSQLD_PARENT_PID=\(getpid())")
+        pairs.append("MYSQLD_PARENT_PID=\(Processes.current)")
         return pairs
     }
 
     /// The status file, the notify socket next to it, and the readiness prober.
     static func makeHealth(_ configuration: Configuration, logger: Logger) -> Health {
         var base = Status()
-        base.lifeguardPID = getpid()
+        base.lifeguardPID = Processes.current
         base.command = configuration.command.first.map { String($0.split(separator: "/").last ?? Substring($0)) }
         base.startedAt = .now()
         base.statusInterval = configuration.statusInterval
@@ -101,7 +104,7 @@ public enum Supervision {
         let procSelfCgroup = (try? FileDescriptor.readText("/proc/self/cgroup")) ?? ""
         let mountInfo = try? FileDescriptor.readText("/proc/self/mountinfo")
         guard let location = CgroupLocation.discover(root: configuration.cgroupRoot, procSelfCgroup: procSelfCgroup,
-                                                     mountInfo: mountInfo, exists: { access($0, F_OK) == 0 }) else {
+                                                     mountInfo: mountInfo, exists: FileSystem.exists) else {
             logger.warn("memory guard off: no cgroup memory controller found; running as a plain init",
                         [("cgroup_root", .string(configuration.cgroupRoot))])
             return nil

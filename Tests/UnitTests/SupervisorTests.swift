@@ -14,7 +14,8 @@ struct SupervisorTests {
     func running(grace: Duration = .seconds(60), group: Bool = false, pid: pid_t = 42) -> Supervisor {
         var machine = Supervisor(settings: .init(gracePeriod: grace, signalProcessGroup: group))
         #expect(machine.start(now: t0) == ActionList(.spawn))
-        #expect(machine.spawned(pid: pid, now: t0) == ActionList(.report(.childStarted(pid: pid, restarts: 0))))
+        #expect(machine.spawned(pid: pid, now: t0) == ActionList(.startSampling, .beginReadiness(pid: pid),
+                                                                  .report(.childStarted(pid: pid, restarts: 0))))
         return machine
     }
 
@@ -32,7 +33,7 @@ struct SupervisorTests {
     func gracefulStop() {
         var machine = running(grace: .seconds(10))
         let actions = machine.signalReceived(.terminate, now: t0)
-        #expect(actions == ActionList(.signal(.terminate, .process(42)),
+        #expect(actions == ActionList(.signal(.terminate, .process(42)), .stopSampling,
                                       .report(.stopBegan(.signal(.terminate), pid: 42, gracePeriod: .seconds(10)))))
         #expect(machine.nextDeadline == t0 + .seconds(10))
         #expect(machine.deadlineReached(now: t0 + .seconds(9)).isEmpty)
@@ -59,17 +60,20 @@ struct SupervisorTests {
         _ = machine.signalReceived(.terminate, now: t0)
         let actions = machine.childrenReaped([ReapedProcess(pid: 42, status: .exited(0))], noChildrenLeft: true,
                                              now: t0 + .milliseconds(200))
-        #expect(actions == ActionList(.report(.childExited(pid: 42, status: .exited(0))),
-                                      .report(.exiting(code: 0)), .exit(0)))
+        var expected = ActionList(.checkOOMKills, .stopSampling, .endReadiness, .report(.childExited(pid: 42, status: .exited(0))))
+        expected.append(.report(.exiting(code: 0)))
+        expected.append(.exit(0))
+        #expect(actions == expected)
     }
 
     @Test("leftovers get SIGTERM, then SIGKILL at the grace period, then Lifeguard exits with the child's code")
     func drainingLeftovers() {
         var machine = running(grace: .seconds(5))
         let actions = machine.childrenReaped([ReapedProcess(pid: 42, status: .exited(3))], noChildrenLeft: false, now: t0)
-        #expect(actions == ActionList(.report(.childExited(pid: 42, status: .exited(3))),
-                                      .signal(.terminate, .remaining),
-                                      .report(.remainingSignalled(.terminate, gracePeriod: .seconds(5)))))
+        var expected = ActionList(.checkOOMKills, .stopSampling, .endReadiness, .report(.childExited(pid: 42, status: .exited(3))))
+        expected.append(.signal(.terminate, .remaining))
+        expected.append(.report(.remainingSignalled(.terminate, gracePeriod: .seconds(5))))
+        #expect(actions == expected)
         #expect(machine.nextDeadline == t0 + .seconds(5))
         // An orphan exits; another remains.
         #expect(machine.childrenReaped([ReapedProcess(pid: 50, status: .exited(0))], noChildrenLeft: false, now: t0 + .seconds(1))
@@ -129,6 +133,36 @@ struct SupervisorTests {
         _ = machine.start(now: t0)
         let error = SpawnError.execFailed(command: "mysqld", Errno(rawValue: ENOENT))
         #expect(machine.spawnFailed(error, now: t0) == ActionList(.report(.spawnFailed(error)), .report(.exiting(code: 127)), .exit(127)))
+    }
+
+    @Test("the lifecycle is the machine's: sampling and readiness start with a child, stop with its stop or exit, OOM kills are checked at each exit")
+    func lifecycleActions() {
+        var machine = running(pid: 42)
+        #expect(machine.readinessReached(.notify, now: t0) == ActionList(.endReadiness, .report(.ready(.notify))))
+        // A stop ends the sampling right after the SIGTERM; the exit checks the kernel's counter first.
+        #expect(machine.signalReceived(.terminate, now: t0).prefix(2).elementsEqual([.signal(.terminate, .process(42)), .stopSampling]))
+        let exit = machine.childrenReaped([ReapedProcess(pid: 42, status: .signaled(.kill, coreDumped: false))], noChildrenLeft: true,
+                                          now: t0)
+        #expect(exit.prefix(4).elementsEqual([.checkOOMKills, .stopSampling, .endReadiness,
+                                              .report(.childExited(pid: 42, status: .signaled(.kill, coreDumped: false)))]))
+        // A child that exits by itself while running: the same.
+        var alone = running(pid: 7)
+        #expect(alone.childrenReaped([ReapedProcess(pid: 7, status: .exited(1))], noChildrenLeft: true, now: t0)
+            .prefix(3).elementsEqual([.checkOOMKills, .stopSampling, .endReadiness]))
+    }
+
+    @Test("the longest transition (a crash with orphans at the restart cap) fits the inline list")
+    func longestTransition() {
+        var machine = Supervisor(settings: .init(onCrash: .restart, maxRestarts: 1))
+        _ = machine.start(now: t0)
+        _ = machine.spawned(pid: 1, now: t0)
+        _ = machine.childrenReaped([ReapedProcess(pid: 1, status: .signaled(.abort, coreDumped: false))], noChildrenLeft: true, now: t0)
+        _ = machine.spawned(pid: 2, now: t0)
+        let actions = machine.childrenReaped([ReapedProcess(pid: 9, status: .exited(0)),
+                                              ReapedProcess(pid: 2, status: .signaled(.abort, coreDumped: false))],
+                                             noChildrenLeft: true, now: t0)
+        #expect(actions.count == 9 && actions.count <= ActionList.capacity)
+        #expect(actions.last == .exit(128 + SIGABRT))
     }
 
     @Test("action lists hold their elements inline and refuse more than their capacity")

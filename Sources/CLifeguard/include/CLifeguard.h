@@ -61,4 +61,9 @@ pid_t lg_peer_pid(int fd);
 /// mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT): lock pages as they are faulted in. 0 or -1.
 int lg_mlockall_onfault(void);
 
+/// The calling thread's system-call mock (LifeguardSystem's `SystemCallMock`, debug builds only), or
+/// NULL: a thread-local, so a test that forces EINTR or ESRCH on its own thread affects no other test.
+void *lg_thread_mock(void);
+void lg_set_thread_mock(void *mock);
+
 #endif

@@ -49,6 +49,9 @@ public final class MemoryGuard {
     /// builds no array to find out, which would be the idle loop's only allocation).
     public private(set) var notificationGeneration = 0
     private var armedThreshold: UInt64?
+    /// A child runs (the state machine said `startSampling`): sample whenever the guard is on, so
+    /// that a limit set later (`docker update --memory`) is guarded from the refresh that finds it.
+    private var samplingWanted = false
     private var readingFailed = false
     private var refreshed = false
     /// How late the last sample ran compared with its plan.
@@ -108,6 +111,7 @@ public final class MemoryGuard {
                     events.append(.triggerNotBelowLimit(trigger: resolved, hardLimit: hard))
                 }
                 if let exactThreshold = policy?.exactThreshold { armUsageThreshold(at: exactThreshold) }
+                if samplingWanted && nextSample == nil { nextSample = now }
             } else {
                 policy = nil
                 nextSample = nil
@@ -134,12 +138,16 @@ public final class MemoryGuard {
 
     /// Start (or restart) sampling now: a child is running.
     public func startSampling(now: MonotonicInstant) {
+        samplingWanted = true
         guard policy != nil else { return }
         policy?.reset()
         nextSample = now
     }
 
-    public func stopSampling() { nextSample = nil }
+    public func stopSampling() {
+        samplingWanted = false
+        nextSample = nil
+    }
 
     /// A kernel notification arrived: sample at once. The growth history is dropped: the last sample
     /// may be a second old (below an armed threshold the guard samples slowly), and a rate averaged

@@ -80,11 +80,23 @@ public enum SupervisorEvent: Equatable, Sendable {
     case exiting(code: Int32)
 }
 
-/// One thing for the loop to do.
+/// One thing for the loop to do. The state machine decides every one of them; the loop only
+/// performs them (and reports back the results that are events: `spawned`, `spawnFailed`).
 public enum Action: Equatable, Sendable {
     /// Start the command; the loop reports back with `spawned` or `spawnFailed`.
     case spawn
     case signal(Signal, SignalTarget)
+    /// A child runs: sample its memory from now on, with a fresh growth history.
+    case startSampling
+    /// No child to guard (a stop began, or it exited): no more samples until the next start.
+    case stopSampling
+    /// Watch for the new child to accept connections (sd_notify, else the handshake).
+    case beginReadiness(pid: pid_t)
+    /// Readiness is known, or the child is gone: stop watching.
+    case endReadiness
+    /// Read the kernel's OOM-kill counter now: a child just exited, and the log must say whether the
+    /// kernel killed it before it says that it exited.
+    case checkOOMKills
     case report(SupervisorEvent)
     /// Exit Lifeguard with this code; always the last action of a list.
     case exit(Int32)
@@ -93,8 +105,10 @@ public enum Action: Equatable, Sendable {
 /// A short list of actions stored inline: a transition never allocates, so the path from a memory
 /// reading over the trigger to kill(2) can run when the container has no memory left to give.
 public struct ActionList: RandomAccessCollection, Equatable, Sendable {
-    public static let capacity = 6
-    private var storage: InlineArray<6, Action?> = .init(repeating: nil)
+    /// The longest list a transition returns is 9 (the main child exits with orphans reaped, and the
+    /// restart cap is reached); a test checks every transition against it.
+    public static let capacity = 10
+    private var storage: InlineArray<10, Action?> = .init(repeating: nil)
     public private(set) var count = 0
 
     public init() {}

@@ -28,16 +28,12 @@ public final class Health {
         self.base = base
     }
 
-    func childStarted(pid: pid_t) {
+    /// A new main child: what the last one said is forgotten, and the prober watches this one.
+    func childStarted(pid: pid_t, now: MonotonicInstant) {
         serverStatus = nil
         serverVersion = nil
         readySince = nil
-        prober?.begin(pid: pid, now: .now())
-    }
-
-    func becameReady() {
-        readySince = .now()
-        prober?.end()
+        prober?.begin(pid: pid, now: now)
     }
 
     func record(reason: String, detail: String) {

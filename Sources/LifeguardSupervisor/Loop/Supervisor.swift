@@ -137,14 +137,15 @@ public struct Supervisor: Sendable {
         readiness = nil
         childStopping = false
         signalsSent = 0
-        return ActionList(.report(.childStarted(pid: pid, restarts: restarts)))
+        // Sampling first: a burst can come with the first page the child touches.
+        return ActionList(.startSampling, .beginReadiness(pid: pid), .report(.childStarted(pid: pid, restarts: restarts)))
     }
 
     /// The running child accepts connections.
     public mutating func readinessReached(_ source: ReadinessSource, now: MonotonicInstant) -> ActionList {
         guard case .running = phase, readiness == nil, !childStopping else { return ActionList() }
         readiness = source
-        return ActionList(.report(.ready(source)))
+        return ActionList(.endReadiness, .report(.ready(source)))
     }
 
     /// The running child said STOPPING=1: its own shutdown (SHUTDOWN, mysqladmin shutdown) began.
@@ -198,6 +199,10 @@ public struct Supervisor: Sendable {
                 lastExit = process.status
                 outcome = outcomeAfterExit(of: process.status)
                 mainExited = true
+                // Whether the kernel killed it is said before the exit line.
+                actions.append(.checkOOMKills)
+                actions.append(.stopSampling)
+                actions.append(.endReadiness)
                 actions.append(.report(.childExited(pid: process.pid, status: process.status)))
                 if outcome == .restartAtOnce, case .exited(let code) = process.status {
                     actions.append(.report(.restartRequested(exitCode: code)))
@@ -248,7 +253,8 @@ public struct Supervisor: Sendable {
     /// child exits first (the loop wakes on SIGCHLD, so the wait ends the moment it does).
     private mutating func beginStop(_ reason: StopReason, pid: pid_t, now: MonotonicInstant) -> ActionList {
         phase = .stopping(pid: pid, reason: reason, deadline: now + settings.gracePeriod, killed: false)
-        return ActionList(signalChild(.terminate, pid),
+        // SIGTERM first: on the memory-emergency path nothing may come before kill(2).
+        return ActionList(signalChild(.terminate, pid), .stopSampling,
                           .report(.stopBegan(reason, pid: pid, gracePeriod: settings.gracePeriod)))
     }
 

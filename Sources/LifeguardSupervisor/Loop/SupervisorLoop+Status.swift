@@ -5,7 +5,7 @@ import LifeguardSystem
 
 extension SupervisorLoop {
     /// The status as of now, from the state machine, the memory guard and the health facts.
-    func currentStatus(exitCode: Int32? = nil) -> Status {
+    func currentStatus(now: MonotonicInstant, exitCode: Int32? = nil) -> Status {
         var status = health.base
         status.state = exitCode == nil ? machine.serviceState : .exited
         status.exitCode = exitCode
@@ -19,7 +19,7 @@ extension SupervisorLoop {
         status.serverStatus = health.serverStatus
         status.lastEvent = health.lastEvent
         status.updatedAt = .now()
-        status.updatedMonotonic = .now()
+        status.updatedMonotonic = now
         if let memory {
             let location = memory.cgroup.location
             let reading = memory.cgroup.read(exact: true) ?? memory.lastReading
@@ -44,9 +44,9 @@ extension SupervisorLoop {
         return status
     }
 
-    func writeStatus(exitCode: Int32? = nil) {
+    func writeStatus(now: MonotonicInstant, exitCode: Int32? = nil) {
         statusDirty = false
-        health.reporter.write(currentStatus(exitCode: exitCode), now: .now())
+        health.reporter.write(currentStatus(now: now, exitCode: exitCode), now: now)
     }
 }
 

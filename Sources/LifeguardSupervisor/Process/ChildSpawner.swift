@@ -1,4 +1,3 @@
-import CLifeguard
 import Glibc
 import LifeguardCgroup
 import LifeguardStatus
@@ -52,20 +51,11 @@ public struct ChildSpawner: Sendable {
             for pointer in argv { free(pointer) }
             for pointer in envp { free(pointer) }
         }
-        var childMask = signalState.originalMask.raw
-        var reset = signalState.resetInChild.raw
-        var pid: pid_t = 0
-        var error: Int32 = 0
-        let result = argv.withUnsafeBufferPointer { argvBuffer in
-            envp.withUnsafeBufferPointer { envpBuffer in
-                lg_spawn(arguments[0], argvBuffer.baseAddress, envpBuffer.baseAddress, &childMask, &reset,
-                         1, 1, &pid, &error)
-            }
-        }
-        switch result {
-        case LG_SPAWN_OK: return .success(pid)
-        case LG_SPAWN_EXEC_FAILED: return .failure(.execFailed(command: arguments[0], Errno(rawValue: error)))
-        default: return .failure(.forkFailed(Errno(rawValue: error)))
+        switch Processes.spawn(arguments[0], argv: argv, envp: envp, childMask: signalState.originalMask,
+                               reset: signalState.resetInChild) {
+        case .started(let pid): return .success(pid)
+        case .execFailed(let error): return .failure(.execFailed(command: arguments[0], error))
+        case .forkFailed(let error): return .failure(.forkFailed(error))
         }
     }
 }

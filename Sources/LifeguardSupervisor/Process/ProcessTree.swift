@@ -13,11 +13,13 @@ public enum ProcessTree {
     @discardableResult
     public static func signalRemaining(_ signal: Signal, isInit: Bool, procRoot: String = "/proc") -> Int {
         if isInit {
-            return kill(-1, signal.rawValue) == 0 ? -1 : 0
+            // ESRCH: nothing is left to signal; EPERM cannot happen for PID 1's own namespace.
+            return (try? Processes.send(signal, to: -1)) == nil ? 0 : -1
         }
         var count = 0
-        for pid in descendants(of: getpid(), procRoot: procRoot) where kill(pid, signal.rawValue) == 0 {
-            count += 1
+        for pid in descendants(of: Processes.current, procRoot: procRoot) {
+            // ESRCH: it exited since /proc was read; nothing to do for it.
+            if (try? Processes.send(signal, to: pid)) != nil { count += 1 }
         }
         return count
     }
@@ -37,20 +39,14 @@ public enum ProcessTree {
 
     /// (pid, parent pid) for every process visible in `procRoot`.
     static func parentTable(procRoot: String) -> [(pid_t, pid_t)] {
-        guard let directory = opendir(procRoot) else { return [] }
-        defer { closedir(directory) }
-        var table: [(pid_t, pid_t)] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+        guard let names = try? FileSystem.entries(of: procRoot) else { return [] }
+        return names.compactMap { name in
             guard let pid = pid_t(name),
                   let stat = try? FileDescriptor.readText(procRoot + "/" + name + "/stat", limit: 4096),
                   let parent = parentPid(fromStat: stat)
-            else { continue }
-            table.append((pid, parent))
+            else { return nil }
+            return (pid, parent)
         }
-        return table
     }
 
     /// Field 4 of /proc/PID/stat. The command name (field 2) may hold spaces and parentheses, so

@@ -23,18 +23,18 @@ public enum Reaper {
     public static func reapAvailable() -> (reaped: [ReapedProcess], noChildrenLeft: Bool) {
         var reaped: [ReapedProcess] = []
         while true {
-            var status: Int32 = 0
-            let pid = waitpid(-1, &status, WNOHANG)
-            if pid > 0 {
+            do {
+                guard let (pid, status) = try Processes.reapOne() else { return (reaped, false) }
+                // A status that is neither an exit nor a death by signal (stopped, continued) is
+                // not asked for (no WUNTRACED): nothing to record.
                 if let termination = TerminationStatus(waitStatus: status) {
                     reaped.append(ReapedProcess(pid: pid, status: termination))
                 }
-                continue
+            } catch {
+                // ECHILD: no child at all is left. Any other error (EINVAL cannot happen with these
+                // arguments) is taken as "nothing more to reap now"; the next SIGCHLD brings us back.
+                return (reaped, error == .noChildren)
             }
-            if pid == 0 { return (reaped, false) }
-            let error = Errno.current
-            if error == .interrupted { continue }
-            return (reaped, error == .noChildren)
         }
     }
 }

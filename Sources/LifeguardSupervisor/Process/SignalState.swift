@@ -1,4 +1,4 @@
-import CLifeguard
+import CLifeguard  // signalfd_siginfo, the record a signalfd read returns
 import Glibc
 import LifeguardCgroup
 import LifeguardStatus
@@ -26,25 +26,12 @@ public struct SignalState: Sendable {
     /// Saves the current state, then blocks every handled signal and ignores `ignored`.
     /// Call first thing in `main`, before any other thread or child could exist.
     public static func takeOver() throws(Errno) -> SignalState {
-        var original = sigset_t()
-        if sigprocmask(SIG_SETMASK, nil, &original) != 0 { throw Errno.current }
-
+        let original = try SignalSet.currentMask()
         var reset = SignalSet()
-        for signal in ignored {
-            var previous = sigaction()
-            var ignore = sigaction()
-            ignore.__sigaction_handler.sa_handler = SIG_IGN
-            sigemptyset(&ignore.sa_mask)
-            if sigaction(signal.rawValue, &ignore, &previous) != 0 { throw Errno.current }
-            if previous.__sigaction_handler.sa_handler == nil { reset.insert(signal) }  // nil is SIG_DFL
-        }
-
+        for signal in ignored where try signal.ignore() { reset.insert(signal) }
         let blocked = SignalSet(Signal.handled.filter { !ignored.contains($0) })
-        var mask = blocked.raw
-        if sigprocmask(SIG_SETMASK, &mask, nil) != 0 { throw Errno.current }
-        var originalSet = SignalSet()
-        originalSet.raw = original
-        return SignalState(originalMask: originalSet, resetInChild: reset, blocked: blocked)
+        try blocked.installAsMask()
+        return SignalState(originalMask: original, resetInChild: reset, blocked: blocked)
     }
 }
 
@@ -59,10 +46,7 @@ public struct SignalChannel: ~Copyable {
 
     /// A channel for `signals`, which only delivers them while they are blocked.
     public init(watching signals: SignalSet) throws(Errno) {
-        var mask = signals.raw
-        let fd = signalfd(-1, &mask, Int32(SFD_CLOEXEC | SFD_NONBLOCK))
-        if fd < 0 { throw Errno.current }
-        descriptor = FileDescriptor(rawValue: fd)
+        descriptor = try FileDescriptor.signals(signals)
         buffer = .allocate(capacity: 32)
     }
 

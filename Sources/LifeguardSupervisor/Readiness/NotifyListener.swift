@@ -1,4 +1,3 @@
-import CLifeguard
 import Glibc
 import LifeguardCgroup
 import LifeguardStatus
@@ -14,23 +13,22 @@ public final class NotifyListener {
     private var buffer = [UInt8](repeating: 0, count: 4096)
 
     public init(path: String) throws(Errno) {
-        let fd = lg_notify_socket_bind(path)
-        if fd < 0 { throw Errno.current }
+        descriptor = try FileDescriptor.notifySocket(at: path)
         self.path = path
-        descriptor = FileDescriptor(rawValue: fd)
     }
 
     deinit {
         descriptor.close()
-        unlink(path)
+        try? FileSystem.remove(path)  // best effort: a leftover socket file is replaced at the next bind
     }
 
     /// Every pending datagram with its sender's pid (0 when unknown).
     public func drain(_ body: (NotifyMessage, pid_t) -> Void) {
         while true {
-            var sender: pid_t = 0
-            let count = buffer.withUnsafeMutableBytes { lg_notify_receive(descriptor.rawValue, $0.baseAddress, $0.count, &sender) }
-            if count < 0 { return }
+            // EAGAIN (nothing pending) ends the drain; any other error too: the loop polls again.
+            guard let (count, sender) = try? buffer.withUnsafeMutableBytes({ target in
+                Result { () throws(Errno) in try descriptor.receiveDatagram(into: target) }
+            }).get() else { return }
             body(NotifyMessage(buffer[0..<count]), sender)
         }
     }

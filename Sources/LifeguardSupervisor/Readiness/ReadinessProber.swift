@@ -1,4 +1,3 @@
-import CLifeguard
 import Glibc
 import LifeguardCgroup
 import LifeguardStatus
@@ -19,7 +18,7 @@ public final class ReadinessProber {
         case idle
         case watching(pid: pid_t)
         case grace(pid: pid_t, until: MonotonicInstant)
-        case connecting(pid: pid_t, fd: Int32, deadline: MonotonicInstant)
+        case connecting(pid: pid_t, connection: FileDescriptor, deadline: MonotonicInstant)
         case finished
     }
 
@@ -52,7 +51,7 @@ public final class ReadinessProber {
 
     /// Ready (by either path), or the child is gone: stop.
     public func end() {
-        if case .connecting(_, let fd, _) = stage { close(fd) }
+        if case .connecting(_, let connection, _) = stage { connection.close() }
         stage = .idle
         nextCheck = nil
         received = []
@@ -68,8 +67,8 @@ public final class ReadinessProber {
     }
 
     /// The connection to poll for the greeting, while there is one.
-    public var pollDescriptor: Int32? {
-        if case .connecting(_, let fd, _) = stage { return fd }
+    public var pollDescriptor: FileDescriptor? {
+        if case .connecting(_, let connection, _) = stage { return connection }
         return nil
     }
 
@@ -90,54 +89,60 @@ public final class ReadinessProber {
             guard now >= until else { return nil }
             connect(pid: pid, now: now)
             return nil
-        case .connecting(let pid, let fd, let deadline):
-            return read(pid: pid, fd: fd, deadline: deadline, now: now)
+        case .connecting(let pid, let connection, let deadline):
+            return read(pid: pid, connection: connection, deadline: deadline, now: now)
         }
     }
 
     private func connect(pid: pid_t, now: MonotonicInstant) {
-        var inProgress: Int32 = 0
-        let fd: Int32
-        switch address {
-        case .unix(let path): fd = lg_connect_stream(path, nil, 0, &inProgress)
-        case .tcp(let host, let port): fd = lg_connect_stream(nil, host, Int32(port), &inProgress)
-        case .none: return
-        }
-        guard fd >= 0 else {
+        let connection: FileDescriptor
+        do {
+            switch address {
+            case .unix(let path): connection = try FileDescriptor.connectStream(path: path, host: nil, port: 0).0
+            case .tcp(let host, let port): connection = try FileDescriptor.connectStream(path: nil, host: host, port: Int(port)).0
+            case .none: return
+            }
+        } catch {
+            // Refused or not there yet: the watcher looks again in a second.
             retry(pid: pid, now: now)
             return
         }
         received = []
-        stage = .connecting(pid: pid, fd: fd, deadline: now + .seconds(2))
+        stage = .connecting(pid: pid, connection: connection, deadline: now + .seconds(2))
     }
 
-    private func read(pid: pid_t, fd: Int32, deadline: MonotonicInstant, now: MonotonicInstant) -> Outcome? {
+    private func read(pid: pid_t, connection: FileDescriptor, deadline: MonotonicInstant, now: MonotonicInstant) -> Outcome? {
         var chunk = [UInt8](repeating: 0, count: 512)
-        let count = Glibc.read(fd, &chunk, chunk.count)
-        if count > 0 { received += chunk[0..<count] }
+        // Whether this try is over: the server closed (a read of 0 bytes) or the read failed for
+        // another reason than "nothing yet" (EAGAIN, or EINPROGRESS while the connect completes).
+        var ended = false
+        do {
+            let count = try chunk.withUnsafeMutableBytes { target in Result { () throws(Errno) in try connection.read(into: target) } }.get()
+            if count > 0 { received += chunk[0..<count] } else { ended = true }
+        } catch {
+            ended = error != .wouldBlock && error != Errno(rawValue: EINPROGRESS)
+        }
         switch MySQLGreeting.parse(received) {
         case .packet(.handshake(_, let version)):
-            let peer = lg_peer_pid(fd)
+            let peer = connection.peerPID
+            connection.close()
             if case .unix = address, peer != pid {
-                close(fd)
                 retry(pid: pid, now: now)
-                return .notReady("the server at \(address) is not the command (pid \(peer))")
+                return .notReady("the server at \(address) is not the command (pid \(peer.map(String.init) ?? "unknown"))")
             }
-            close(fd)
             stage = .finished
             return .ready(serverVersion: version)
         case .packet(.error(let code, let message)):
-            close(fd)
+            connection.close()
             retry(pid: pid, now: now)
             return .notReady("the server refused the connection: \(code) \(message)")
         case .invalid:
-            close(fd)
+            connection.close()
             retry(pid: pid, now: now)
             return .notReady("\(address) did not answer with a MySQL greeting")
         case .incomplete:
-            let failed = count == 0 || (count < 0 && errno != EAGAIN && errno != EINPROGRESS)
-            if failed || now >= deadline {
-                close(fd)
+            if ended || now >= deadline {
+                connection.close()
                 retry(pid: pid, now: now)
             }
             return nil

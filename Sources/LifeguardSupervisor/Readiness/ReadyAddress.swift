@@ -87,18 +87,8 @@ public enum ListeningSockets {
         guard !inodes.isEmpty else { return false }
         let wanted = Set(inodes.map { "socket:[\($0)]" })
         let directory = procRoot + "/\(pid)/fd"
-        guard let stream = opendir(directory) else { return false }
-        defer { closedir(stream) }
-        var buffer = [CChar](repeating: 0, count: 64)
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard name.first != "." else { continue }
-            let count = readlink(directory + "/" + name, &buffer, buffer.count - 1)
-            guard count > 0 else { continue }
-            let target = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            if wanted.contains(target) { return true }
-        }
-        return false
+        guard let names = try? FileSystem.entries(of: directory) else { return false }
+        return names.contains { name in (try? FileSystem.readLink(directory + "/" + name)).map(wanted.contains) ?? false }
     }
 
     /// Whether the process `pid` listens at `address`.

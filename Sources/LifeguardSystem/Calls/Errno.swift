@@ -13,9 +13,21 @@ public struct Errno: Error, RawRepresentable, Hashable, Sendable, CustomStringCo
     public static let interrupted = Errno(rawValue: EINTR)
     public static let noChildren = Errno(rawValue: ECHILD)
     public static let noEntry = Errno(rawValue: ENOENT)
+    public static let noSuchProcess = Errno(rawValue: ESRCH)
+    public static let notPermitted = Errno(rawValue: EPERM)
+    public static let wouldBlock = Errno(rawValue: EAGAIN)
+    public static let exists = Errno(rawValue: EEXIST)
 
     /// `strerror` text, e.g. "No such file or directory".
     public var description: String { String(cString: strerror(rawValue)) }
+}
+
+/// `result`, or the thread's errno thrown when it is -1 (the second of the three layers: see
+/// SystemCalls.swift).
+@inline(__always)
+public func valueOrErrno<Result: FixedWidthInteger>(_ result: Result) throws(Errno) -> Result {
+    if result == -1 { throw Errno.current }
+    return result
 }
 
 /// Runs `call` until it stops failing with EINTR: the one place interrupted calls are retried.

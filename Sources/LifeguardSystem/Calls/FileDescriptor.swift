@@ -13,13 +13,13 @@ public struct FileDescriptor: Hashable, Sendable {
 
     /// `open(path, flags | O_CLOEXEC, mode)`.
     public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0) throws(Errno) -> FileDescriptor {
-        let fd = try retryingInterrupts { Glibc.open(path, flags | O_CLOEXEC, mode) }
+        let fd = try retryingInterrupts { path.withCString { system_open($0, flags | O_CLOEXEC, mode) } }
         return FileDescriptor(rawValue: fd)
     }
 
     /// `open(path, flags | O_CLOEXEC, mode)` with a C string made once by the caller.
     public static func open(_ path: UnsafePointer<CChar>, _ flags: Int32, mode: mode_t = 0) throws(Errno) -> FileDescriptor {
-        let fd = try retryingInterrupts { Glibc.open(path, flags | O_CLOEXEC, mode) }
+        let fd = try retryingInterrupts { system_open(path, flags | O_CLOEXEC, mode) }
         return FileDescriptor(rawValue: fd)
     }
 
@@ -27,23 +27,24 @@ public struct FileDescriptor: Hashable, Sendable {
     public static func open(
         _ path: String, relativeTo directory: FileDescriptor, _ flags: Int32, mode: mode_t = 0
     ) throws(Errno) -> FileDescriptor {
-        let fd = try retryingInterrupts { Glibc.openat(directory.rawValue, path, flags | O_CLOEXEC, mode) }
+        let fd = try retryingInterrupts { path.withCString { system_openat(directory.rawValue, $0, flags | O_CLOEXEC, mode) } }
         return FileDescriptor(rawValue: fd)
     }
 
     public func close() {
-        // Linux releases the descriptor even when close reports EINTR: never retry it.
-        _ = Glibc.close(rawValue)
+        // Linux releases the descriptor even when close reports an error (EINTR, EIO from a network
+        // filesystem): there is nothing to retry and nothing a caller could do, so the result goes.
+        _ = system_close(rawValue)
     }
 
     /// One `read(2)` into `buffer`; returns the byte count (0 at end of file).
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
-        try retryingInterrupts { Glibc.read(rawValue, buffer.baseAddress, buffer.count) }
+        try retryingInterrupts { system_read(rawValue, buffer.baseAddress, buffer.count) }
     }
 
     /// One `pread(2)` at `offset`: how cgroup files are sampled without seeking or reopening.
     public func read(fromAbsoluteOffset offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
-        try retryingInterrupts { Glibc.pread(rawValue, buffer.baseAddress, buffer.count, off_t(offset)) }
+        try retryingInterrupts { system_pread(rawValue, buffer.baseAddress, buffer.count, off_t(offset)) }
     }
 
     /// Writes all of `bytes`, looping over short writes.
@@ -51,7 +52,7 @@ public struct FileDescriptor: Hashable, Sendable {
         var offset = 0
         while offset < bytes.count {
             let remaining = UnsafeRawBufferPointer(rebasing: bytes[offset...])
-            let written = try retryingInterrupts { Glibc.write(rawValue, remaining.baseAddress, remaining.count) }
+            let written = try retryingInterrupts { system_write(rawValue, remaining.baseAddress, remaining.count) }
             if written == 0 { throw Errno(rawValue: EIO) }
             offset += written
         }

@@ -48,17 +48,18 @@ public final class AtomicFileWriter: Sendable {
             fd = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
         }
         do {
-            _ = fchmod(fd.rawValue, 0o644)
+            try fd.setMode(0o644)  // whatever the umask: probes run as any user
             try fd.writeAll(bytes)
             fd.close()
         } catch {
             fd.close()
-            unlink(temporary)
+            try? FileSystem.remove(temporary)  // best effort: the write's own error is the one to report
             throw error
         }
-        if rename(temporary, path) != 0 {
-            let error = Errno.current
-            unlink(temporary)
+        do {
+            try FileSystem.rename(temporary, to: path)
+        } catch {
+            try? FileSystem.remove(temporary)  // as above
             throw error
         }
     }
@@ -68,7 +69,11 @@ public final class AtomicFileWriter: Sendable {
         var current = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             current += "/" + component
-            if mkdir(current, 0o755) != 0, errno != EEXIST { throw Errno.current }
+            do {
+                try FileSystem.makeDirectory(current, mode: 0o755)
+            } catch where error == .exists {
+                continue
+            }
         }
     }
 }

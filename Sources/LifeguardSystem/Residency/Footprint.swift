@@ -1,4 +1,3 @@
-import CLifeguard
 import Glibc
 
 /// Lifeguard's own memory, kept to what its steady state uses.
@@ -11,16 +10,10 @@ import Glibc
 /// `lock` then keeps what is resident (and what faults in later) locked, where the limits allow: the
 /// supervisor must not wait on a disk read while the container has no memory left.
 public enum Footprint {
-    /// Advice values from the kernel's uapi (not all are in Swift's Glibc module).
-    static let adviceRandom: Int32 = 1
-    static let advicePageOut: Int32 = 21
-
     /// The address ranges of the running executable's mappings (text, rodata, data).
     package static func executableMappings() -> [(UInt, UInt)] {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard count > 0, let maps = try? FileDescriptor.readText("/proc/self/maps") else { return [] }
-        let executable = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let executable = try? FileSystem.readLink("/proc/self/exe"),
+              let maps = try? FileDescriptor.readText("/proc/self/maps") else { return [] }
         return maps.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count >= 6, fields[5] == executable else { return nil }
@@ -34,27 +27,32 @@ public enum Footprint {
     /// must run only what the loop needs (and the mapping list is gathered before, not after).
     public static func settle(_ mappings: [(UInt, UInt)]) {
         for (start, end) in mappings {
-            let address = UnsafeMutableRawPointer(bitPattern: start)
-            _ = madvise(address, Int(end - start), adviceRandom)
-            _ = madvise(address, Int(end - start), advicePageOut)
+            // Advice only: a kernel without MADV_PAGEOUT (before 5.4) says EINVAL and the pages stay,
+            // which costs memory, not correctness.
+            try? MemoryCalls.advise(start, end, MemoryCalls.adviceRandom)
+            try? MemoryCalls.advise(start, end, MemoryCalls.advicePageOut)
         }
-        let executable = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)
-        if executable >= 0 {
-            _ = posix_fadvise(executable, 0, 0, POSIX_FADV_DONTNEED)
-            close(executable)
+        if let executable = try? FileDescriptor.open("/proc/self/exe", O_RDONLY) {
+            try? executable.dropCachedPages()  // advice only, as above
+            executable.close()
         }
     }
 
     /// Locks current and future pages as they fault in (MCL_ONFAULT: nothing is read in for it).
     /// Returns the error when the limits do not allow it (RLIMIT_MEMLOCK, no CAP_IPC_LOCK).
     public static func lock() -> Errno? {
-        lg_mlockall_onfault() == 0 ? nil : Errno.current
+        do {
+            try MemoryCalls.lockAllOnFault()
+            return nil
+        } catch {
+            return error
+        }
     }
 
     /// Unlocks everything, so that `settle` can page out what start-up used.
     public static func unlock() {
         // The only error is ENOMEM/EPERM on a lock that was never taken: nothing to undo then.
-        _ = munlockall()
+        try? MemoryCalls.unlockAll()
     }
 
     /// Resident pages (the second field of /proc/self/statm).

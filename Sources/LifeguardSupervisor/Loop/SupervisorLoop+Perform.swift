@@ -1,0 +1,121 @@
+import Glibc
+import LifeguardCgroup
+import LifeguardStatus
+import LifeguardSystem
+
+/// The performer: each action the state machine returns, done. The system calls go through
+/// LifeguardSystem's typed wrappers, whose debug-build mock lets the tests force the rare results
+/// (ESRCH from a child that just exited, EPERM, EINTR).
+extension SupervisorLoop {
+    func perform(_ actions: ActionList, now: MonotonicInstant) {
+        // Indexed directly, not through the Collection protocol: in a debug build its `read` coroutine
+        // allocates a frame, and this runs on the emergency path before kill(2).
+        var index = 0
+        while index < actions.count {
+            let action = actions[index]
+            index += 1
+            switch action {
+            case .spawn:
+                switch spawner.spawn() {
+                case .success(let pid): perform(machine.spawned(pid: pid, now: now), now: now)
+                case .failure(let error): perform(machine.spawnFailed(error, now: now), now: now)
+                }
+            case .signal(let signal, let target):
+                send(signal, to: target)
+            case .startSampling:
+                memory?.startSampling(now: now)
+                // The first burst may come at once: its path must be resident (and locked) before.
+                if !emergencyPathWarm {
+                    emergencyPathWarm = true
+                    warmEmergencyPath(now: now)
+                }
+            case .stopSampling:
+                memory?.stopSampling()
+            case .beginReadiness(let pid):
+                health.childStarted(pid: pid, now: now)
+            case .endReadiness:
+                health.prober?.end()
+            case .checkOOMKills:
+                if let memory { log(memory.checkOOMKills()) }
+            case .report(let event):
+                report(event)
+            case .exit(let code):
+                finish(code: code)
+            }
+        }
+    }
+
+    /// kill(2) for the target. A child that exited a moment ago (ESRCH) is no error: its SIGCHLD is
+    /// queued and the reaper collects it next. Anything else (EPERM: the command became a user that a
+    /// Lifeguard not running as root may not signal) is said, with what was not delivered.
+    func send(_ signal: Signal, to target: SignalTarget) {
+        let pid: pid_t
+        switch target {
+        case .process(let child): pid = child
+        case .processGroup(let group): pid = -group
+        case .remaining:
+            ProcessTree.signalRemaining(signal, isInit: isInit)
+            return
+        }
+        do {
+            try Processes.send(signal, to: pid)
+        } catch where error == .noSuchProcess {
+            logger.debug("signal not sent: the process has already exited", [("signal", .string(signal.description))] + target.logFields)
+        } catch {
+            logger.warn("cannot send the signal", [("signal", .string(signal.description)), ("error", .string(error.description))]
+                        + target.logFields)
+        }
+    }
+
+    private func report(_ event: SupervisorEvent) {
+        if case .ready = event { health.readySince = .now() }
+        logger.log(event.logLevel, event.logMessage, event.logFields)
+        if let (reason, detail) = event.statusEvent { health.record(reason: reason, detail: detail) }
+        statusDirty = true
+    }
+
+    /// The last status write, then exit.
+    private func finish(code: Int32) -> Never {
+        writeStatus(now: .now(), exitCode: code)
+        // What was handed over is written before exiting, unless stderr or the disk hangs.
+        health.output?.flush(timeout: .seconds(2))
+        // Best effort: a leftover socket file is replaced at the next bind.
+        if let notify = health.notify { try? FileSystem.remove(notify.path) }
+        exit(code)
+    }
+
+    // MARK: - Footprint (see `Footprint` for the residency rules)
+
+    /// Once start-up is over: drop the pages it used, bring the memory-emergency path back in by
+    /// running it without effect, and lock what the loop uses.
+    func settle() {
+        settleAt = nil
+        let debug = logger.isEnabled(.debug)
+        let before = debug ? Footprint.residentPages() : 0
+        let mappings = Footprint.executableMappings()
+        Footprint.unlock()
+        Footprint.settle(mappings)
+        let locked = Footprint.lock()
+        memoryLockError = locked
+        warmEmergencyPath(now: .now())
+        if debug {
+            logger.debug("settled", [("resident_kib_before", LogValue(before * MemoryCalls.pageSize / 1024)),
+                                     ("memory_locked", locked.map { LogValue("no: \($0)") } ?? .bool(true))])
+        }
+    }
+
+    /// The path from a reading over the trigger to kill(2), run on copies with signal 0 (which only
+    /// checks the process exists), so that its pages are resident when it matters.
+    func warmEmergencyPath(now: MonotonicInstant) {
+        guard let memory, let trigger = memory.policy?.trigger else { return }
+        _ = memory.policy?.decide(MemoryReading(usage: trigger, inactiveFile: 0), growthRate: 0)  // run for its pages only
+        let reading = memory.cgroup.read(exact: true)
+        // Right after the first spawn no sample has run yet: a report is made from this reading.
+        guard let report = memory.report(for: .reachedTrigger) ?? reading.map({
+            MemoryTriggerReport(reading: $0, trigger: trigger, hardLimit: memory.limits.hard, reason: .reachedTrigger, growthRate: 0)
+        }) else { return }
+        var copy = machine
+        let actions = copy.memoryLimitReached(report, now: now)
+        if actions.count > 0, case .signal(_, let target) = actions[0] { send(Signal(rawValue: 0), to: target) }
+    }
+}

@@ -1,0 +1,28 @@
+import Glibc
+
+/// Changing who this process is, then becoming another program: what `lifeguard run-as` does.
+public enum Identity {
+    /// setgroups(2), setgid(2), setuid(2), in that order (groups first: after setuid they cannot change).
+    /// `groups` nil leaves the supplementary groups alone (only root may set them).
+    public static func become(userID: uid_t, groupID: gid_t, groups: [gid_t]?) throws(Errno) {
+        if let groups {
+            let count = groups.count
+            _ = try valueOrErrno(groups.withUnsafeBufferPointer { setgroups(count, $0.baseAddress) })
+        }
+        _ = try valueOrErrno(setgid(groupID))
+        _ = try valueOrErrno(setuid(userID))
+    }
+
+    /// setenv(3), replacing any value.
+    public static func setEnvironment(_ name: String, _ value: String) throws(Errno) {
+        _ = try valueOrErrno(setenv(name, value, 1))
+    }
+
+    /// execvp(3): returns only when it failed, with why.
+    public static func execute(_ command: [String]) -> Errno {
+        let argv = command.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        execvp(command[0], argv)
+        return .current
+    }
+}
