@@ -162,7 +162,7 @@ public final class MemoryGuard {
     /// database must be stopped now. nil when off, or when the files could not be read (the next
     /// attempt is scheduled 100 minimum intervals later, and `readingFailed` reports it once).
     /// The policy is used in place (`policy?.`), never copied out: a copy of its growth window goes
-    /// through generic value witnesses, code nothing else in the steady state runs.
+    /// through generic value witnesses, code nothing else in the steady state runs (`Footprint`, rule 5).
     public func sample(now: MonotonicInstant) -> MemoryPolicy.Decision? {
         guard policy != nil else { return nil }
         if let planned = nextSample { lastSampleDelay = now - planned }

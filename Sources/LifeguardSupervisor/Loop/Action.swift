@@ -113,7 +113,7 @@ public struct ActionList: RandomAccessCollection, Equatable, Sendable {
 
     public init() {}
 
-    // Fixed arities rather than a variadic parameter: a variadic argument is a heap-allocated array.
+    // Fixed arities rather than a variadic parameter: a variadic argument is a heap-allocated array (`Footprint`, rule 6).
     public init(_ first: Action) {
         append(first)
     }

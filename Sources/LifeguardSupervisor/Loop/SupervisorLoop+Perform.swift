@@ -9,7 +9,7 @@ import LifeguardSystem
 extension SupervisorLoop {
     func perform(_ actions: ActionList, now: MonotonicInstant) {
         // Indexed directly, not through the Collection protocol: in a debug build its `read` coroutine
-        // allocates a frame, and this runs on the emergency path before kill(2).
+        // allocates a frame, and this runs on the emergency path before kill(2) (`Footprint`, rule 6).
         var index = 0
         while index < actions.count {
             let action = actions[index]

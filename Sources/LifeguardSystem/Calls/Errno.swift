@@ -24,7 +24,7 @@ public struct Errno: Error, RawRepresentable, Hashable, Sendable, CustomStringCo
 
 /// `result`, or the thread's errno thrown when it is -1 (the second of the three layers: see
 /// SystemCalls.swift).
-@inline(__always)
+@inline(__always) @discardableResult
 public func valueOrErrno<Result: FixedWidthInteger>(_ result: Result) throws(Errno) -> Result {
     if result == -1 { throw Errno.current }
     return result

@@ -7,15 +7,15 @@ public enum Identity {
     public static func become(userID: uid_t, groupID: gid_t, groups: [gid_t]?) throws(Errno) {
         if let groups {
             let count = groups.count
-            _ = try valueOrErrno(groups.withUnsafeBufferPointer { setgroups(count, $0.baseAddress) })
+            try valueOrErrno(groups.withUnsafeBufferPointer { setgroups(count, $0.baseAddress) })
         }
-        _ = try valueOrErrno(setgid(groupID))
-        _ = try valueOrErrno(setuid(userID))
+        try valueOrErrno(setgid(groupID))
+        try valueOrErrno(setuid(userID))
     }
 
     /// setenv(3), replacing any value.
     public static func setEnvironment(_ name: String, _ value: String) throws(Errno) {
-        _ = try valueOrErrno(setenv(name, value, 1))
+        try valueOrErrno(setenv(name, value, 1))
     }
 
     /// execvp(3): returns only when it failed, with why.

@@ -8,7 +8,7 @@ public enum MemoryCalls {
 
     /// madvise(2) over [start, end). Advice values from the kernel's uapi (not all are in Glibc).
     public static func advise(_ start: UInt, _ end: UInt, _ advice: Int32) throws(Errno) {
-        _ = try valueOrErrno(madvise(UnsafeMutableRawPointer(bitPattern: start), Int(end - start), advice))
+        try valueOrErrno(madvise(UnsafeMutableRawPointer(bitPattern: start), Int(end - start), advice))
     }
     public static let adviceRandom: Int32 = 1
     public static let advicePageOut: Int32 = 21
@@ -16,11 +16,11 @@ public enum MemoryCalls {
     /// mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT): pages are locked as they fault in, nothing is
     /// read in for it. EPERM or ENOMEM when RLIMIT_MEMLOCK does not allow it and CAP_IPC_LOCK is missing.
     public static func lockAllOnFault() throws(Errno) {
-        _ = try valueOrErrno(lg_mlockall_onfault())
+        try valueOrErrno(lg_mlockall_onfault())
     }
 
     /// munlockall(2).
     public static func unlockAll() throws(Errno) {
-        _ = try valueOrErrno(munlockall())
+        try valueOrErrno(munlockall())
     }
 }

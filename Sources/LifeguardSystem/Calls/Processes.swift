@@ -13,7 +13,7 @@ public enum Processes {
     /// ESRCH means nobody is there any more (it exited and waits to be reaped, or is gone); EPERM
     /// that this process may not signal it. Never EINTR.
     public static func send(_ signal: Signal, to pid: pid_t) throws(Errno) {
-        _ = try valueOrErrno(system_kill(pid, signal.rawValue))
+        try valueOrErrno(system_kill(pid, signal.rawValue))
     }
 
     /// waitpid(-1, WNOHANG): a child that has ended, as (pid, wait status); nil when children remain
@@ -26,7 +26,7 @@ public enum Processes {
 
     /// prctl(PR_SET_CHILD_SUBREAPER): orphans below this process are re-parented to it.
     public static func becomeSubreaper() throws(Errno) {
-        _ = try valueOrErrno(lg_set_child_subreaper())
+        try valueOrErrno(lg_set_child_subreaper())
     }
 
     /// How a spawn ended.

@@ -5,14 +5,14 @@ extension SignalSet {
     /// The calling thread's signal mask.
     public static func currentMask() throws(Errno) -> SignalSet {
         var set = SignalSet()
-        _ = try valueOrErrno(sigprocmask(SIG_SETMASK, nil, &set.raw))
+        try valueOrErrno(sigprocmask(SIG_SETMASK, nil, &set.raw))
         return set
     }
 
     /// Makes this set the calling thread's signal mask.
     public func installAsMask() throws(Errno) {
         var mask = raw
-        _ = try valueOrErrno(sigprocmask(SIG_SETMASK, &mask, nil))
+        try valueOrErrno(sigprocmask(SIG_SETMASK, &mask, nil))
     }
 }
 
@@ -23,7 +23,7 @@ extension Signal {
         var ignore = sigaction()
         ignore.__sigaction_handler.sa_handler = SIG_IGN
         sigemptyset(&ignore.sa_mask)
-        _ = try valueOrErrno(sigaction(rawValue, &ignore, &previous))
+        try valueOrErrno(sigaction(rawValue, &ignore, &previous))
         return previous.__sigaction_handler.sa_handler == nil  // nil is SIG_DFL
     }
 }

@@ -50,6 +50,7 @@ public final class ConditionLock: @unchecked Sendable {
 public enum SystemThread {
     public static func start(stackSize: Int, _ body: @escaping @Sendable () -> Void) throws(Errno) {
         var attributes = pthread_attr_t()
+        // With a valid attribute object and a stack size above PTHREAD_STACK_MIN these cannot fail.
         _ = pthread_attr_init(&attributes)
         defer { pthread_attr_destroy(&attributes) }
         _ = pthread_attr_setstacksize(&attributes, stackSize)

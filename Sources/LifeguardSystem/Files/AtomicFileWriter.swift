@@ -3,12 +3,12 @@ import Glibc
 /// Writes a small file atomically: a temporary file in the same directory, then rename(2), so a
 /// probe never reads half a file. World-readable (0644, whatever the umask), directory created
 /// (0755) when missing. A class: the loop holds it in an optional, and copying an optional struct
-/// of strings goes through generic value witnesses (code the steady state otherwise never runs).
+/// of strings goes through generic value witnesses (code the steady state otherwise never runs: `Footprint`, rule 5).
 public final class AtomicFileWriter: Sendable {
     public let path: String
     private let temporary: String
     /// Both paths as C strings, made once: a Swift String passed to open(2) is copied into a new
-    /// array on every call, code the steady loop otherwise never runs (see `Footprint`).
+    /// array on every call, code the steady loop otherwise never runs (`Footprint`, rule 5).
     private let pathC: ContiguousArray<CChar>
     private let temporaryC: ContiguousArray<CChar>
 

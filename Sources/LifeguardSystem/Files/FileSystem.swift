@@ -33,28 +33,28 @@ public enum FileSystem {
     }
 
     public static func remove(_ path: UnsafePointer<CChar>) throws(Errno) {
-        _ = try valueOrErrno(unlink(path))
+        try valueOrErrno(unlink(path))
     }
 
     public static func remove(_ path: String) throws(Errno) {
-        _ = try valueOrErrno(unlink(path))
+        try valueOrErrno(unlink(path))
     }
 
     /// rename(2): atomic within a filesystem.
     public static func rename(_ from: UnsafePointer<CChar>, to: UnsafePointer<CChar>) throws(Errno) {
-        _ = try valueOrErrno(Glibc.rename(from, to))
+        try valueOrErrno(Glibc.rename(from, to))
     }
 
     /// mkdir(2); EEXIST when something is there already.
     public static func makeDirectory(_ path: String, mode: mode_t) throws(Errno) {
-        _ = try valueOrErrno(mkdir(path, mode))
+        try valueOrErrno(mkdir(path, mode))
     }
 }
 
 extension FileDescriptor {
     /// fchmod(2).
     public func setMode(_ mode: mode_t) throws(Errno) {
-        _ = try valueOrErrno(fchmod(rawValue, mode))
+        try valueOrErrno(fchmod(rawValue, mode))
     }
 
     /// posix_fadvise(POSIX_FADV_DONTNEED) over the whole file: its unmapped cached pages are dropped.
