@@ -9,7 +9,7 @@ import Testing
 extension RealSystemTests {
     /// The image on a real Docker engine: the Dockerfile built from the local MariaDB base (no registry
     /// here) with the prebuilt static Lifeguard, containers on `--network none`.
-    @Suite("The MySQL image in a real Docker engine", .serialized, .needs(Docker.available, "docker.io with a running dockerd, debootstrap"))
+    @Suite("The MySQL image in a real Docker engine", .serialized, .needs(Docker.available, "root, docker.io with a running dockerd, debootstrap"))
     struct DockerImageTests {
         static let password = #"s3cr"et\pass'word"#
         static let article = ["--memory", "268435456", "--memory-reservation", "255013684", "--stop-timeout", "75"]

@@ -6,7 +6,7 @@ import LifeguardSupervisor
 import LifeguardSystem
 import Testing
 
-@Suite("Exit codes")
+@Suite("Exit codes", .needs(Prerequisites.isRoot, Prerequisites.rootReason))
 struct ExitCodeTests {
     /// 16 is MySQL's RESTART (the command is started again) unless LIFEGUARD_RESTART_EXIT_CODE=none.
     @Test("exit codes 0…255 pass through", arguments: SupervisorMode.allCases)

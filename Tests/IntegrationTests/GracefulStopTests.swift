@@ -6,7 +6,7 @@ import LifeguardSupervisor
 import LifeguardSystem
 import Testing
 
-@Suite("Graceful stop and signal state")
+@Suite("Graceful stop and signal state", .needs(Prerequisites.isRoot, Prerequisites.rootReason))
 struct GracefulStopTests {
     @Test("SIGTERM to a child that ignores it: SIGKILL after the grace period, not before", arguments: SupervisorMode.allCases)
     func killAfterGracePeriod(mode: SupervisorMode) throws {
@@ -19,7 +19,9 @@ struct GracefulStopTests {
         #expect(lifeguard.process.checkExit() == nil, "killed before the grace period ended")
         #expect(lifeguard.exitCode() == 137)
         let elapsed = seconds(since: start)
-        #expect(elapsed >= 1.5 && elapsed < 2.5, "elapsed \(elapsed)")
+        // Not before the grace period; after it, only scheduling delays the SIGKILL (the loop wakes at the
+        // deadline): 1.5 s of slack for a loaded 2-CPU machine.
+        #expect(elapsed >= 1.5 && elapsed < 3.0, "elapsed \(elapsed)")
         #expect(lifeguard.stderr.contains("grace period over: SIGKILL sent"))
     }
 
@@ -30,7 +32,8 @@ struct GracefulStopTests {
         let start = MonotonicInstant.now()
         lifeguard.send(SIGTERM)
         #expect(lifeguard.exitCode() == 143)
-        #expect(seconds(since: start) < 1)
+        // The child exits at its SIGTERM; the grace period is 30 s. 5 s tells the two apart on any machine.
+        #expect(seconds(since: start) < 5)
         #expect(lifeguard.stderr.contains(#"msg="graceful stop: SIGTERM sent""#))
     }
 

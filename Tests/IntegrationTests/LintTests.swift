@@ -48,7 +48,7 @@ extension RealSystemTests {
             #expect(result.exitCode() == 0, "\(result.stdout)\(result.stderr)")
         }
 
-        @Test("the demo: with Lifeguard a clean stop and the data; without, OOMKilled", .needs(Docker.available, "a Docker engine"))
+        @Test("the demo: with Lifeguard a clean stop and the data; without, OOMKilled", .needs(Docker.available, "root and a Docker engine"))
         func demo() throws {
             _ = try Docker.requireImage()  // the base image, built once for all the Docker tests
             // --prebuilt: the static binary scripts/test built (a `swift build` would wait for this very test run).

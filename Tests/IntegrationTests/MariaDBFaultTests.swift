@@ -8,7 +8,7 @@ import Testing
 
 extension RealSystemTests {
     /// A real MariaDB misbehaving under Lifeguard: hung in its shutdown, and crashing.
-    @Suite("MariaDB faults", .serialized, .needs(MariaDB.available, "mariadb-server"))
+    @Suite("MariaDB faults", .serialized, .needs(MariaDB.available, "root and mariadb-server"))
     struct MariaDBFaultTests {
         /// Starts MariaDB under Lifeguard as PID 1 and commits rows that must survive whatever follows.
         func start(_ server: MariaDB, _ arguments: [String]) throws -> Supervised {
@@ -29,7 +29,7 @@ extension RealSystemTests {
 
         /// A server that does not act on SIGTERM (stopped here with SIGSTOP, as a hung shutdown would be):
         /// Lifeguard sends SIGKILL when the grace period ends, not before and not much after.
-        @Test("mysqld ignores SIGTERM: SIGKILL at the grace period ± 1 s")
+        @Test("mysqld ignores SIGTERM: SIGKILL at the grace period, not before, at most 2 s after")
         func hungServer() throws {
             let server = try MariaDB()
             let lifeguard = try start(server, ["--grace-period", "3"])
@@ -38,7 +38,9 @@ extension RealSystemTests {
             lifeguard.send(SIGTERM)
             #expect(lifeguard.exitCode(timeout: .seconds(20)) == 128 + SIGKILL)
             let waited = seconds(since: stopAsked)
-            #expect(waited >= 3 && waited <= 4, "SIGKILL after \(waited) s with a 3 s grace period")
+            // Not before the grace period; after it, scheduling alone (the loop wakes at the deadline): 2 s
+            // of slack on a loaded 2-CPU machine still shows the 3 s, not the 60 s default.
+            #expect(waited >= 3 && waited <= 5, "SIGKILL after \(waited) s with a 3 s grace period")
             #expect(lifeguard.stderr.contains("grace period over: SIGKILL sent"))
             // Killed mid-shutdown: InnoDB recovers at the next start, and the committed rows are there.
             let again = try Supervised(.pid1, ["--status-file", "none"] + server.serverCommand())

@@ -9,7 +9,7 @@ import Testing
 extension RealSystemTests {
     /// Readiness with a real MariaDB (Debian's, which speaks sd_notify): by notify, by the handshake when
     /// it cannot notify, and never while only an entrypoint's temporary server runs.
-    @Suite("MariaDB readiness", .serialized, .needs(MariaDB.available, "mariadb-server"))
+    @Suite("MariaDB readiness", .serialized, .needs(MariaDB.available, "root and mariadb-server"))
     struct MariaDBReadinessTests {
         func statusFile() throws -> (directory: String, file: String) {
             let directory = try StatusFileTests.temporaryDirectory()

@@ -6,7 +6,7 @@ import LifeguardSystem
 import Testing
 
 /// dumb-init's and tini's signal tests, run against the real binary as PID 1 and as a subreaper.
-@Suite("Signal forwarding")
+@Suite("Signal forwarding", .needs(Prerequisites.isRoot, Prerequisites.rootReason))
 struct SignalForwardingTests {
     /// The catchable signals the issue names, plus the rest of 1–31 that mean nothing special to an
     /// init, and real-time signals at both ends and in the middle.

@@ -19,7 +19,8 @@ struct StaticBinaryTests {
     /// A root holding only the binary and /proc has no libc at all, so this is stricter than any
     /// older-glibc base image: the binary runs as PID 1 there and supervises itself. (/proc is needed:
     /// the Swift runtime aborts without /proc/self/exe; every container runtime mounts it.)
-    @Test("runs as PID 1 in an empty root with no libc", .needs(Prerequisites.staticBinary != nil, "the static build (scripts/test)"))
+    @Test("runs as PID 1 in an empty root with no libc",
+          .needs(Prerequisites.staticBinary != nil && Prerequisites.isRoot, "the static build (scripts/test) and " + Prerequisites.rootReason))
     func runsWithoutLibc() throws {
         let binary = try #require(Prerequisites.staticBinary, "LIFEGUARD_BINARY is not set: run scripts/test")
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("lifeguard-root-\(UUID())").path

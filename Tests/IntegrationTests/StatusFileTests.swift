@@ -7,7 +7,7 @@ import LifeguardSystem
 import Testing
 
 /// The status file, the probe and the notify protocol against the real binary.
-@Suite("Status file and probes")
+@Suite("Status file and probes", .needs(Prerequisites.isRoot, Prerequisites.rootReason))
 struct StatusFileTests {
     static func temporaryDirectory() throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("lifeguard-status-\(UUID().uuidString.prefix(8))").path

@@ -79,9 +79,12 @@ struct HealthTests {
         #expect(status?.updatedMonotonic == nil && status?.exitCode == nil && status?.statusInterval == .seconds(2))
         #expect(status?.memory.usage == nil && status?.memory.workingSet == nil && status?.memory.trigger == 0)
         #expect(status?.memory.limit == 10_000_000_000_000_000_000)
+        // An injected clock: a minute after the file's updated_at (no boot id: the wall clock decides).
+        let minuteLater = WallClockTime(secondsSinceEpoch: 1_795_622_772, nanoseconds: 31_000_000)
+        #expect(minuteLater.rfc3339() == "2026-11-25T16:06:12.031Z")
         let verdict = ProbeCommand.verdict(text: text, path: "/status.json", mode: .live, maxAge: nil, currentBootID: nil,
-                                           now: .now(), wallNow: .now())
-        #expect(!verdict.passed)  // stale: written in 2026-11-25
+                                           now: MonotonicInstant(nanoseconds: 1), wallNow: minuteLater)
+        #expect(!verdict.passed)  // stale: 60 s old, the default maximum age is 10 s
         #expect(StatusCommand.percent(UInt64.max, of: 1, nil) == " (99999%)")
     }
 

@@ -74,14 +74,23 @@ struct MemoryPolicyTests {
     @Test("a fast observed growth shortens the interval")
     func growthShortensInterval() {
         var policy = policy()
-        let settings = MemoryPolicy.Settings(fillRate: 100 * 1_000_000)
-        policy.settings = settings
-        guard case .sampleAgain(let calm) = policy.evaluate(MemoryReading(usage: 100 * Self.mib, inactiveFile: 0), now: t0) else { return }
-        // 50 MiB in 10 ms: 5 GiB/s over the window.
-        guard case .sampleAgain(let fast) = policy.evaluate(MemoryReading(usage: 150 * Self.mib, inactiveFile: 0),
-                                                             now: t0 + .milliseconds(10)) else { return }
-        #expect(fast < calm / 10)
-        #expect(policy.growthRate > 4e9)
+        policy.settings = MemoryPolicy.Settings(fillRate: 100 * 1_000_000)
+        // Far from the trigger at 100 MB/s: the slowest sample (1 s).
+        let first = policy.evaluate(MemoryReading(usage: 50 * Self.mib, inactiveFile: 0), now: t0)
+        guard case .sampleAgain(let calm) = first else {
+            Issue.record("fired at 50 MiB: \(first)")
+            return
+        }
+        #expect(calm == .seconds(1))
+        // 10 MiB in 10 ms, 1 GiB/s: the next sample comes before twice that rate could reach the trigger
+        // (183 MiB away: 91 ms), and the hard limit (196 MiB, 196 ms) is far beyond the stop lead.
+        let second = policy.evaluate(MemoryReading(usage: 60 * Self.mib, inactiveFile: 0), now: t0 + .milliseconds(10))
+        guard case .sampleAgain(let fast) = second else {
+            Issue.record("fired at 60 MiB: \(second)")
+            return
+        }
+        #expect(fast < calm / 10, "\(fast)")
+        #expect(policy.growthRate > 1e9 && policy.growthRate < 1.1e9, "\(policy.growthRate)")
     }
 
     @Test("fires early when, at the observed rate, the hard limit comes before a shutdown could start")

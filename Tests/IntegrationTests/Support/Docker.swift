@@ -13,7 +13,8 @@ enum Docker {
     static let image = "lifeguard/mariadb:test"
 
     static var available: Bool {
-        FileManager.default.isExecutableFile(atPath: client) && (try? run(["info", "--format", "{{.ServerVersion}}"]).code) == 0
+        Prerequisites.isRoot && FileManager.default.isExecutableFile(atPath: client)
+            && (try? run(["info", "--format", "{{.ServerVersion}}"]).code) == 0
             && Prerequisites.staticBinary != nil
     }
 

@@ -9,7 +9,8 @@ import LifeguardSystem
 /// initialised with mariadb-install-db, started by the test under Lifeguard.
 final class MariaDB: @unchecked Sendable {
     static var available: Bool {
-        ["mariadbd", "mariadb", "mariadb-install-db"].allSatisfy { Prerequisites.executable($0) != nil }
+        // As root: the servers run as root, under Lifeguard as PID 1 of a new PID namespace.
+        Prerequisites.isRoot && ["mariadbd", "mariadb", "mariadb-install-db"].allSatisfy { Prerequisites.executable($0) != nil }
     }
 
     let directory: String

@@ -1,10 +1,15 @@
 import Foundation
+import Glibc
 import Testing
 
 /// Tests that need something outside the package (the static binary, MariaDB, qemu, Docker) run when
 /// it is there. Under CI=true they always run, so a missing prerequisite fails instead of skipping.
 enum Prerequisites {
     static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
+
+    /// Root: PID namespaces (`unshare --pid`), mounts, cgroups, servers that run as root.
+    static let isRoot = getuid() == 0
+    static let rootReason = "root (PID namespaces with unshare --pid, mounts, chroot)"
 
     /// The binary under test is the static build (scripts/test sets LIFEGUARD_BINARY).
     static var staticBinary: String? { ProcessInfo.processInfo.environment["LIFEGUARD_BINARY"] }
@@ -48,7 +53,7 @@ extension Prerequisites {
 
     /// What the cgroup v2 VM needs: qemu, a kernel, a static busybox, and the static binaries.
     static var virtualMachine: Bool {
-        executable("qemu-system-x86_64") != nil && executable("cpio") != nil && executable("busybox") != nil
+        isRoot && executable("qemu-system-x86_64") != nil && executable("cpio") != nil && executable("busybox") != nil
             && ((try? FileManager.default.contentsOfDirectory(atPath: "/boot")) ?? []).contains { $0.hasPrefix("vmlinuz-") }
             && staticBinary != nil && staticHelper != nil
     }
