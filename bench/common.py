@@ -145,6 +145,16 @@ def children_of(pid):
         return []
 
 
+def kill_with_children(process):
+    """SIGKILL to a Popen and its direct children (unshare's PID 1), then reap it."""
+    for pid in [process.pid] + children_of(process.pid):
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+    process.wait()
+
+
 class MariaDB:
     """A MariaDB data directory in a temporary directory, and the command that serves it: a new one,
     or a copy of `template`'s (stopped) data."""

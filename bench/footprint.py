@@ -6,7 +6,7 @@ import tempfile
 import time
 
 import shared_binary
-from common import DUMB_INIT, LIFEGUARD, MIB, TINI, Cgroup, children_of, kilobytes, proc_status, wait_until
+from common import DUMB_INIT, LIFEGUARD, MIB, TINI, Cgroup, children_of, kill_with_children, kilobytes, proc_status, wait_until
 
 SETTLE_SECONDS = 7  # Lifeguard drops its start-up pages 5 s after starting (Footprint.settle)
 
@@ -36,12 +36,7 @@ def measure_once(cgroup, command, as_pid1):
         status = proc_status(init)
         return kilobytes(status["VmRSS"]), kilobytes(status["RssAnon"])
     finally:
-        for pid in [process.pid] + children_of(process.pid):
-            try:
-                os.kill(pid, 9)
-            except ProcessLookupError:
-                pass
-        process.wait()
+        kill_with_children(process)
 
 
 def run(options):

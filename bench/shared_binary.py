@@ -21,7 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import MIB, Cgroup, children_of, kilobytes, proc_status, wait_until  # noqa: E402
+from common import MIB, Cgroup, children_of, kill_with_children, kilobytes, proc_status, wait_until  # noqa: E402
 
 SETTLE_SECONDS = 7
 
@@ -80,12 +80,7 @@ def run_variant(label, binary, containers, gap, arguments=None):
         }
     finally:
         for process in processes:
-            for pid in [process.pid] + children_of(process.pid):
-                try:
-                    os.kill(pid, 9)
-                except ProcessLookupError:
-                    pass
-            process.wait()
+            kill_with_children(process)
         for cgroup in cgroups:
             cgroup.close()
         shutil.rmtree(directory, ignore_errors=True)
