@@ -53,7 +53,7 @@ let package = Package(
                     swiftSettings: strict),
         // The real binary against real cgroups, MariaDB, a VM and Docker (root; see README).
         .testTarget(name: "IntegrationTests",
-                    dependencies: ["LifeguardSystem", "LifeguardStatus", "LifeguardCgroup", "LifeguardSupervisor", "CTestHelperSupport"],
+                    dependencies: ["LifeguardSystem", "LifeguardStatus", "LifeguardCgroup", "LifeguardSupervisor", "LifeguardImage", "CTestHelperSupport"],
                     swiftSettings: strict),
     ]
 )

@@ -281,8 +281,9 @@ def measure(server, name):
     time.sleep(1)  # a stop the workload caused shows within the status interval
     answers, lost = watcher.close()
     peaks.close()
+    stop_lines = [line for line in server.lifeguard_log().splitlines() if "memory limit reached" in line][log_before:]
     figures = {
-        "workload": name, "where": server.where, "seconds": seconds, "stops": server.lifeguard_log().count("memory limit reached") - log_before,
+        "workload": name, "where": server.where, "seconds": seconds, "stops": len(stop_lines), "stop_lines": stop_lines,
         "oom_kills": oom_kills(server.cgroup_directory) - kills_before, "answers": answers, "lost": lost, "error": error,
         "peak_usage": peaks.usage, "peak_cache": peaks.cache,
     }
@@ -329,7 +330,7 @@ def problems(figures):
     than the limit)."""
     found = []
     if figures["stops"]:
-        found.append(f"{figures['stops']} stop(s)")
+        found.append(f"{figures['stops']} stop(s): " + " | ".join(figures.get("stop_lines", [])))
     if figures["oom_kills"]:
         found.append(f"{figures['oom_kills']} kernel OOM kill(s)")
     if figures["lost"]:
@@ -380,7 +381,7 @@ def run(options):
         "met": after_ok,
         "notes": ["MariaDB 10.11 with the article's numbers: on the host a 256 MiB v1 cgroup with Lifeguard as PID 1 "
                   "and cgroupfs read-only (buffer pool 64 MiB); in Docker the image built from the tree (buffer pool "
-                  "121 MiB, sized by the image), `--memory 268435456 --memory-reservation 255013684`. A client on one "
+                  "89 MiB, sized by the image), `--memory 268435456 --memory-reservation 255013684`. A client on one "
                   "connection queries every 100 ms throughout each workload (with --skip-reconnect: a stop ends it). "
                   "Each workload is run once per binary; the page cache peak is the cgroup's file cache "
                   "(total_inactive_file + total_active_file) at its highest. Before and after run the same "

@@ -228,7 +228,7 @@ def run(options):
                   "until the guard fires, then the floor or `docker restart` at the same number of doublings. "
                   "The gap is measured by a client connecting every 5 ms, so figures are ±5 ms. No run ended in a "
                   "kernel OOM kill or InnoDB crash recovery (the harness checks both). In Docker the server is sized "
-                  "by the image's rendered my.cnf (buffer pool 121 MiB), on the host by the harness (64 MiB); in Docker "
+                  "by the image's rendered my.cnf (buffer pool 89 MiB), on the host by the harness (64 MiB); in Docker "
                   "an in-place restart also runs the image's entrypoint again (it asks the server for its datadir "
                   "and renders my.cnf: about 60 ms)."],
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import LifeguardCgroup
+import LifeguardImage
 import LifeguardStatus
 import LifeguardSupervisor
 import LifeguardSystem
@@ -125,8 +126,10 @@ extension RealSystemTests {
                                                           "-e", "MYSQL_ROOT_PASSWORD=\(Self.password)", "-e", "MYSQL_INITDB_SKIP_TZINFO=1"] + mounts)
             #expect(container.waitForHealth(), "\(container.logs.suffix(3000))")
             #expect(!container.logs.contains("could not render the server settings"), "\(container.logs.suffix(3000))")
+            // The article's container: offer 243.8 MiB, a pool of 89 MiB and 20 connections.
+            let sizing = MySQLSizing(offer: Headroom.percent(5).trigger(forHardLimit: 268_435_456))
             #expect(try container.sql("select @@innodb_buffer_pool_size, @@max_connections", password: Self.password).output
-                    == "126877696\t20")
+                    == "\(sizing.bufferPoolSize)\t\(sizing.maxConnections)")
             #expect(try container.exec(["touch", "/etc/written"]).code != 0, "the root filesystem is writable")
         }
 

@@ -10,15 +10,19 @@ import Testing
 struct ImageTests {
     static let mib: UInt64 = 1 << 20
 
-    @Test("sizing: half the offer in whole chunks, offer ÷ 12 MiB connections, bounded buffers")
+    @Test("sizing: half of the offer less the server's reserve in whole chunks, offer ÷ 12 MiB connections, bounded buffers")
     func sizing() {
         let small = MySQLSizing(offer: 255_652_815)  // the article's offer in a 256 MiB container
-        #expect(small.bufferPoolSize == 121 * Self.mib && small.bufferPoolChunkSize == 121 * Self.mib && small.bufferPoolInstances == 1)
+        // (243.8 MiB − 64 MiB) ÷ 2, in whole MiB
+        #expect(small.bufferPoolSize == 89 * Self.mib && small.bufferPoolChunkSize == 89 * Self.mib && small.bufferPoolInstances == 1)
+        #expect(small.ariaPagecacheSize == 8 * Self.mib)
         #expect(small.maxConnections == 20)
         #expect(small.temporaryTableSize == 7 * Self.mib)
         #expect(!small.performanceSchema)
         let large = MySQLSizing(offer: 8 << 30)
-        #expect(large.bufferPoolInstances == 8 && large.bufferPoolChunkSize == 512 * Self.mib && large.bufferPoolSize == 4 << 30)
+        // (8192 MiB − 64 MiB) ÷ 2 = 4064 MiB, eight chunks of 508 MiB
+        #expect(large.bufferPoolInstances == 8 && large.bufferPoolChunkSize == 508 * Self.mib && large.bufferPoolSize == 4064 * Self.mib)
+        #expect(large.ariaPagecacheSize == 128 * Self.mib)
         #expect(large.maxConnections == 682)
         #expect(large.temporaryTableSize == 64 * Self.mib)
         #expect(large.performanceSchema)
@@ -57,7 +61,7 @@ struct ImageTests {
         let variables = MySQLSizing(offer: 255_652_815).variables
         let rendered = ConfigTemplate.render(template, variables: variables, userKeys: ["max_connections"],
                                              overrides: ConfigTemplate.overrides(environment: ["LIFEGUARD_MYSQLD_SORT_BUFFER_SIZE": "1M", "OTHER": "x"]))
-        #expect(rendered == "# offer 255652815\n[mysqld]\ninnodb_buffer_pool_size = 121M\n# max_connections: set by you, left as you set it\nsort_buffer_size = 1M\n")
+        #expect(rendered == "# offer 255652815\n[mysqld]\ninnodb_buffer_pool_size = 89M\n# max_connections: set by you, left as you set it\nsort_buffer_size = 1M\n")
         // The shipped template renders into options both servers know (or loose- ones) and fills every placeholder.
         let shipped = try String(contentsOfFile: Self.repositoryFile("my.cnf.template"), encoding: .utf8)
         for offer: UInt64 in [256 * Self.mib, 1 << 30, 8 << 30] {
