@@ -29,7 +29,8 @@ struct ExitCodeTests {
 
     @Test("a command that is not executable gives 126 with a clear message", arguments: SupervisorMode.allCases)
     func commandNotExecutable(mode: SupervisorMode) throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lifeguard-not-executable-\(getpid())").path
+        // One file per case: the cases run in parallel, and one's removal must not pull the other's file away.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lifeguard-not-executable-\(getpid())-\(mode.rawValue)").path
         try "#!/bin/sh\nexit 0\n".write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let result = try runLifeguard(mode, [path])
