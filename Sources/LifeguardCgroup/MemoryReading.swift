@@ -17,8 +17,9 @@ import LifeguardSystem
 ///   v1 has no per-cgroup dirty limit, so any writer keeps nearly all of a container's cache dirty
 ///   (a 600 MB dd next to 150 MiB of anonymous memory: 101 MiB of 106 dirty), and the filesystem's own
 ///   allocations (GFP_NOFS: ext4 buffer heads) cannot wait for writeback. With two writers at disk
-///   speed the kernel killed a still process holding 86–95 % of the limit (in 256 MiB and 1 GiB
-///   cgroups alike; none at 84 % or below); with one writer it never did. Counting every dirty page
+///   speed the kernel killed a still process holding 86–96 % of the limit (256 MiB and 1 GiB cgroups;
+///   none at 84 % or below; BENCHMARKS.md, section 7, and earlier runs of bench/reclaim.py); with one
+///   writer rewriting a file it never did. Counting every dirty page
 ///   would stop every dump, so on v1 they count only for the part of the limit where the kernel kills:
 ///   a database next to a writer is stopped from 85 % of the limit, and below it page cache never
 ///   stops anything.
