@@ -30,20 +30,21 @@ FROM binary-${BINARY_SOURCE} AS binary
 # hadolint ignore=DL3006
 FROM ${BASE_IMAGE}
 COPY --from=binary /lifeguard /usr/local/bin/lifeguard
-COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+COPY docker-entrypoint.sh healthcheck.sh /usr/local/bin/
 COPY my.cnf.template /etc/lifeguard/my.cnf.template
 # Directories any user id can write (`docker run --user 1000:1000`), as the official image does; the
 # rendered server settings live in /run (writable under --read-only with a tmpfs on /run) and are
 # included from conf.d; a server packaged for Debian reads mariadb.conf.d after conf.d, so the
-# container's listen address goes there when it exists.
+# container's listen address goes there when it exists, with the official images' options (no DNS
+# lookup of clients, no host cache: a container's clients come from addresses, not names).
 RUN set -eu; \
     rm -rf /var/lib/mysql; \
     mkdir -p /var/lib/mysql /var/run/mysqld /run/lifeguard /docker-entrypoint-initdb.d /etc/mysql/conf.d; \
     chmod 1777 /var/lib/mysql /var/run/mysqld /run/lifeguard; \
     ln -sf /run/lifeguard/mysqld.cnf /etc/mysql/conf.d/zz-lifeguard.cnf; \
     conf=/etc/mysql/conf.d; [ -d /etc/mysql/mariadb.conf.d ] && conf=/etc/mysql/mariadb.conf.d; \
-    printf '[mysqld]\nbind-address = 0.0.0.0\nskip-name-resolve\n' > "$conf/zz-docker.cnf"; \
-    chmod 0755 /usr/local/bin/lifeguard /usr/local/bin/docker-entrypoint.sh
+    printf '[mysqld]\nbind-address = 0.0.0.0\nskip-name-resolve\nhost-cache-size = 0\n' > "$conf/zz-docker.cnf"; \
+    chmod 0755 /usr/local/bin/lifeguard /usr/local/bin/docker-entrypoint.sh /usr/local/bin/healthcheck.sh
 # A mysqld that crashes (SIGSEGV, SIGABRT, the kernel OOM killer) is started again in place, with
 # backoff and a cap, as MariaDB's own systemd unit does (Restart=on-abort).
 ENV LIFEGUARD_STATUS_FILE=/run/lifeguard/status.json LIFEGUARD_ON_CRASH=restart

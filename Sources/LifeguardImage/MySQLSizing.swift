@@ -20,6 +20,12 @@ import LifeguardSystem
 /// - Per-connection buffers kept at MySQL's defaults (MariaDB's sort buffer default is 2 MiB) and
 ///   in-memory temporary tables at offer ÷ 32, at most 64 MiB, so 21 connections in a 256 MiB
 ///   container cannot take more than the offer left over by the buffer pool.
+/// - MySQL's TempTable engine may hold 1 GiB in memory (`temptable_max_ram`) and as much again in
+///   memory-mapped files (`temptable_max_mmap`, page cache the container pays for): each offer ÷ 16,
+///   between 16 MiB and 1 GiB, beyond which it spills to InnoDB on disk (`loose-`: MariaDB has no TempTable).
+/// - `max_allowed_packet`: a connection's packet buffer grows to it (MySQL's default: 64 MiB, three of
+///   which are most of a small offer): offer ÷ 16, between 16 MiB (MariaDB's default) and 64 MiB.
+/// - `key_buffer_size` (MyISAM indexes, system tables only in practice): 8 MiB below 1 GiB, else 16.
 /// - performance_schema off below 1 GiB: MySQL 8's autosizing can take over 100 MB, and never frees it.
 public struct MySQLSizing: Equatable, Sendable {
     public static let mebibyte: UInt64 = 1 << 20
@@ -34,6 +40,8 @@ public struct MySQLSizing: Equatable, Sendable {
     public var logBufferSize: UInt64
     public var keyBufferSize: UInt64
     public var ariaPagecacheSize: UInt64
+    public var temptableMaxRAM: UInt64
+    public var maxAllowedPacket: UInt64
     public var tableOpenCache: UInt64
     public var tableDefinitionCache: UInt64
     public var performanceSchema: Bool
@@ -60,6 +68,8 @@ public struct MySQLSizing: Equatable, Sendable {
         logBufferSize = offer < MySQLSizing.gibibyte ? 8 * mib : 16 * mib
         keyBufferSize = offer < MySQLSizing.gibibyte ? 8 * mib : 16 * mib
         ariaPagecacheSize = min(128 * mib, max(8 * mib, offer / 32 / mib * mib))
+        temptableMaxRAM = min(MySQLSizing.gibibyte, max(16 * mib, offer / 16 / mib * mib))
+        maxAllowedPacket = min(64 * mib, max(16 * mib, offer / 16 / mib * mib))
         tableOpenCache = min(4000, max(200, offer / mib))
         tableDefinitionCache = min(2000, max(400, offer / mib))
         performanceSchema = offer >= MySQLSizing.gibibyte
@@ -80,6 +90,9 @@ public struct MySQLSizing: Equatable, Sendable {
             "innodb_log_buffer_size": size(logBufferSize),
             "key_buffer_size": size(keyBufferSize),
             "aria_pagecache_buffer_size": size(ariaPagecacheSize),
+            "temptable_max_ram": size(temptableMaxRAM),
+            "temptable_max_mmap": size(temptableMaxRAM),
+            "max_allowed_packet": size(maxAllowedPacket),
             "table_open_cache": String(tableOpenCache),
             "table_definition_cache": String(tableDefinitionCache),
             "performance_schema": performanceSchema ? "ON" : "OFF",

@@ -153,7 +153,10 @@ extension RealSystemTests {
             #expect(try random.exec(["cat", "/run/lifeguard/mysqld.cnf"]).stdout.contains("no memory offer"))
             let line = try #require(random.logs.split(separator: "\n").first { $0.contains("GENERATED ROOT PASSWORD: ") })
             let generated = String(line.split(separator: " ").last ?? "")
-            #expect(generated.count == 48)
+            // 32 characters mixing cases, digits and symbols (simple_password_check's rules).
+            #expect(generated.count == 32)
+            #expect(generated.contains(where: \.isUppercase) && generated.contains(where: \.isLowercase)
+                    && generated.contains(where: \.isNumber) && generated.contains { !$0.isLetter && !$0.isNumber })
             #expect(try random.sql("select 1", password: generated).output == "1")
 
             let image = try Docker.requireImage()

@@ -16,6 +16,7 @@ struct ImageTests {
         // (243.8 MiB − 64 MiB) ÷ 2, in whole MiB
         #expect(small.bufferPoolSize == 89 * Self.mib && small.bufferPoolChunkSize == 89 * Self.mib && small.bufferPoolInstances == 1)
         #expect(small.ariaPagecacheSize == 8 * Self.mib)
+        #expect(small.temptableMaxRAM == 16 * Self.mib && small.maxAllowedPacket == 16 * Self.mib)
         #expect(small.maxConnections == 20)
         #expect(small.temporaryTableSize == 7 * Self.mib)
         #expect(!small.performanceSchema)
@@ -23,6 +24,7 @@ struct ImageTests {
         // (8192 MiB − 64 MiB) ÷ 2 = 4064 MiB, eight chunks of 508 MiB
         #expect(large.bufferPoolInstances == 8 && large.bufferPoolChunkSize == 508 * Self.mib && large.bufferPoolSize == 4064 * Self.mib)
         #expect(large.ariaPagecacheSize == 128 * Self.mib)
+        #expect(large.temptableMaxRAM == 512 * Self.mib && large.maxAllowedPacket == 64 * Self.mib)
         #expect(large.maxConnections == 682)
         #expect(large.temporaryTableSize == 64 * Self.mib)
         #expect(large.performanceSchema)
@@ -71,12 +73,16 @@ struct ImageTests {
         }
     }
 
-    @Test("the README's sizing table is what render-config gives")
+    @Test("the README's sizing table, keyed by --memory, is what render-config gives")
     func readmeTable() throws {
         let readme = try ReadmeTests.readme()
-        for (offer, label) in [(UInt64(256) * Self.mib, "256 MiB"), (1 << 30, "1 GiB"), (8 << 30, "8 GiB")] {
+        for (limit, label) in [(UInt64(256) * Self.mib, "256m"), (1 << 30, "1g"), (8 << 30, "8g")] {
+            let offer = Headroom.percent(5).trigger(forHardLimit: limit)
             let sizing = MySQLSizing(offer: offer).variables
-            let row = "| \(label) | \(sizing["innodb_buffer_pool_size"]!) | \(sizing["max_connections"]!) | \(sizing["tmp_table_size"]!) | \(sizing["table_open_cache"]!) | \(sizing["performance_schema"]!) |"
+            let offerText = String(format: "%.1f MiB", Double(offer) / Double(Self.mib))
+            let columns = ["innodb_buffer_pool_size", "max_connections", "tmp_table_size", "temptable_max_ram", "max_allowed_packet",
+                           "aria_pagecache_buffer_size", "key_buffer_size", "table_open_cache", "performance_schema"].map { sizing[$0]! }
+            let row = "| `\(label)` | \(offerText) | " + columns.joined(separator: " | ") + " |"
             #expect(readme.contains(row), "the README's sizing table should have: \(row)")
         }
     }
