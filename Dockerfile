@@ -3,7 +3,9 @@
 #   docker build .                                                      (mysql:8.4, binary built here)
 #   docker build --build-arg BINARY_SOURCE=prebuilt .                   (.build/static/lifeguard)
 #   docker build --build-arg BASE_IMAGE=mariadb-or-debian-with-mariadb …
-# With DOCKER_BUILDKIT=1 the builder stage is skipped when BINARY_SOURCE=prebuilt.
+#   docker build --build-arg SWIFT_IMAGE=lifeguard/swift-builder:local …  (no registry: a builder made by
+#                                                                          scripts/build-swift-builder-image)
+# With DOCKER_BUILDKIT=1 the builder stage is skipped when BINARY_SOURCE=prebuilt. Swift 6.2 or later.
 ARG BASE_IMAGE=mysql:8.4
 ARG SWIFT_IMAGE=swift:6.2
 ARG BINARY_SOURCE=builder

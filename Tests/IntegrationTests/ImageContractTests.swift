@@ -39,6 +39,36 @@ extension RealSystemTests {
             #expect(summary.hasPrefix("image-scenarios: \(count - 2) passed"), "\(summary)")
         }
 
+        /// `docker build .` as documented, with the default `BINARY_SOURCE=builder`: the builder stage
+        /// compiles Lifeguard from the sources (on a Swift image made from this machine's toolchain, as
+        /// no registry is reachable here) and the final stage ships it, static.
+        @Test("docker build with the default builder stage: Lifeguard compiled in the build, static, and it runs")
+        func builderStage() throws {
+            let root = Prerequisites.repositoryRoot
+            let swiftImage = "lifeguard/swift-builder:local", tag = "lifeguard/mariadb:builder-test"
+            let builder = try TestProcess([root + "/scripts/build-swift-builder-image", swiftImage])
+            #expect(builder.exitCode(timeout: .seconds(1200)) == 0, "\(builder.stdout.suffix(2000))\(builder.stderr.suffix(2000))")
+            _ = try Docker.requireImage()   // the base image
+            let build = try TestProcess([Docker.client, "build", "--network", "host", "-q", "--build-arg", "BASE_IMAGE=\(Docker.baseImage)",
+                                         "--build-arg", "SWIFT_IMAGE=\(swiftImage)", "-t", tag, root], environment: ["DOCKER_BUILDKIT": "1"])
+            #expect(build.exitCode(timeout: .seconds(1800)) == 0, "\(build.stderr.suffix(4000))")
+            defer { _ = try? Docker.run(["rmi", tag]) }
+            let version = try Docker.run(["run", "--rm", "--network", "none", "--entrypoint", "/usr/local/bin/lifeguard", tag, "--version"])
+            #expect(version.code == 0 && version.stdout.hasPrefix("lifeguard "), "\(version)")
+            let ldd = try Docker.run(["run", "--rm", "--network", "none", "--entrypoint", "ldd", tag, "/usr/local/bin/lifeguard"])
+            #expect((ldd.stdout + ldd.stderr).contains("not a dynamic executable"), "\(ldd)")
+            let container = try Docker.run(["run", "-d", "--network", "none", "-e", "MYSQL_ROOT_PASSWORD=builder", "-e", "MYSQL_INITDB_SKIP_TZINFO=1", tag])
+            defer { _ = try? Docker.run(["rm", "-f", "-v", container.stdout.trimmingCharacters(in: .whitespacesAndNewlines)]) }
+            #expect(container.code == 0)
+            let id = container.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            var ready = false
+            for _ in 0..<120 where !ready {
+                usleep(500_000)
+                ready = (try? Docker.run(["exec", id, "lifeguard", "probe", "--ready"]).code) == 0
+            }
+            #expect(ready, "the image built with the builder stage never became ready")
+        }
+
         /// `docker stop` while an initdb script runs: the temporary server is stopped at once, the datadir
         /// is left marked incomplete, and the next start removes what the first wrote (keeping what was
         /// there before) and initialises again.
@@ -69,6 +99,10 @@ extension RealSystemTests {
             #expect(try second.sql("select count(*) from items", user: "app", password: "app-pass", database: "shop").output == "0")
             #expect(!FileManager.default.fileExists(atPath: data + "/" + Self.marker))
             #expect(try String(contentsOfFile: data + "/keep.me", encoding: .utf8) == "kept", "a file the datadir held before was removed")
+            // As the official images do, every file in the datadir not owned by the server's user is given to it.
+            let mysqlUID = try second.exec(["id", "-u", "mysql"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let owner = try FileManager.default.attributesOfItem(atPath: data + "/keep.me")[.ownerAccountID] as? NSNumber
+            #expect(owner.map { String($0.intValue) } == mysqlUID, "keep.me (made by root) is owned by \(String(describing: owner)), not mysql (\(mysqlUID))")
         }
 
         /// A memory stop during the first initialisation (an initdb import that outgrows the article's
