@@ -162,7 +162,7 @@ render_config() {
     mkdir -p "$(dirname "$rendered")" 2>/dev/null || true
     rm -f "$rendered"
     defaults=$(my_print_defaults mysqld server mariadb mariadbd client-server galera 2>/dev/null || true)
-    lifeguard render-config --output "$rendered" --defaults <(printf '%s\n' "$defaults") -- "${@:2}" \
+    lifeguard render-config --output "$rendered" --flavor "$FLAVOR" --defaults <(printf '%s\n' "$defaults") -- "${@:2}" \
         || mysql_warn "could not render the server settings; the server's defaults apply"
     # The image links the rendered file from conf.d: a volume over conf.d hides the link.
     local link

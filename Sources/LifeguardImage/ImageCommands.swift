@@ -30,10 +30,11 @@ public enum RunAsCommand {
     }
 }
 
-/// `lifeguard render-config [--template FILE] [--output FILE] [--defaults FILE] [--offer SIZE] [-- SERVER ARGS]`:
+/// `lifeguard render-config [--template FILE] [--output FILE] [--defaults FILE] [--offer SIZE] [--flavor mysql|mariadb] [-- SERVER ARGS]`:
 /// renders my.cnf.template for the memory offer (the memory guard's trigger, or --offer /
 /// LIFEGUARD_OFFER), leaving out every key set in `--defaults` (my_print_defaults output) or in the
-/// server arguments. Prints a one-line summary on stderr.
+/// server arguments, and, with --flavor, the keys only the other server knows. Prints a one-line
+/// summary on stderr.
 public enum RenderConfigCommand {
     public static func run(arguments: [String], environment: [String: String]) -> Int32 {
         var template = "/etc/lifeguard/my.cnf.template"
@@ -41,6 +42,7 @@ public enum RenderConfigCommand {
         var defaults: String?
         var offerText = environment["LIFEGUARD_OFFER"]
         var serverArguments: [String] = []
+        var flavor: ServerFlavor?
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
@@ -54,6 +56,11 @@ public enum RenderConfigCommand {
             case "--output": output = arguments[index + 1]
             case "--defaults": defaults = arguments[index + 1]
             case "--offer": offerText = arguments[index + 1]
+            case "--flavor":
+                guard let value = ServerFlavor(rawValue: arguments[index + 1]) else {
+                    return RunAsCommand.failure("render-config: --flavor \(arguments[index + 1]) is invalid: expected mysql or mariadb")
+                }
+                flavor = value
             default: return RunAsCommand.failure("render-config: unknown option \(argument)")
             }
             index += 2
@@ -74,7 +81,7 @@ public enum RenderConfigCommand {
         let text: String
         if let offer {
             let sizing = MySQLSizing(offer: offer)
-            text = ConfigTemplate.render(templateText, variables: sizing.variables,
+            text = ConfigTemplate.render(templateText, variables: sizing.variables(for: flavor),
                                          userKeys: ConfigTemplate.userKeys(printDefaultsOutput: printed, arguments: serverArguments),
                                          overrides: ConfigTemplate.overrides(environment: environment))
             let summary = ["innodb_buffer_pool_size", "max_connections", "tmp_table_size", "performance_schema"]

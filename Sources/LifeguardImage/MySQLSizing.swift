@@ -2,6 +2,11 @@ import LifeguardCgroup
 import LifeguardSupervisor
 import LifeguardSystem
 
+/// Which server the settings are for (`mysqld --verbose --help` says).
+public enum ServerFlavor: String, Sendable {
+    case mysql, mariadb
+}
+
 /// Server settings sized from the memory offer, for a container where every byte counts.
 ///
 /// - `innodb_buffer_pool_size`: half of what the offer leaves after the server's own memory
@@ -73,6 +78,24 @@ public struct MySQLSizing: Equatable, Sendable {
         tableOpenCache = min(4000, max(200, offer / mib))
         tableDefinitionCache = min(2000, max(400, offer / mib))
         performanceSchema = offer >= MySQLSizing.gibibyte
+    }
+
+    /// The variables of the template that only one server knows: rendered for that server alone when
+    /// the flavour is known (the other would log an unknown-variable warning at every start).
+    static let onlyMySQL: Set<String> = ["temptable_max_ram", "temptable_max_mmap"]
+    static let onlyMariaDB: Set<String> = ["aria_pagecache_buffer_size"]
+
+    /// The variables for one server: the other server's own are empty, which drops their lines.
+    public func variables(for flavor: ServerFlavor?) -> [String: String] {
+        var values = variables
+        let foreign: Set<String>
+        switch flavor {
+        case .mysql: foreign = MySQLSizing.onlyMariaDB
+        case .mariadb: foreign = MySQLSizing.onlyMySQL
+        case nil: foreign = []
+        }
+        for key in foreign { values[key] = "" }
+        return values
     }
 
     /// The values the template names, as `{{name}}` placeholders.

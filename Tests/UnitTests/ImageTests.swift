@@ -73,6 +73,22 @@ struct ImageTests {
         }
     }
 
+    @Test("a key only one server knows is rendered for that server alone, and for both when the flavour is unknown")
+    func flavors() throws {
+        let shipped = try String(contentsOfFile: Self.repositoryFile("my.cnf.template"), encoding: .utf8)
+        let sizing = MySQLSizing(offer: 255_652_815)
+        func rendered(_ flavor: ServerFlavor?) -> String {
+            ConfigTemplate.render(shipped, variables: sizing.variables(for: flavor), userKeys: [], overrides: [:])
+        }
+        #expect(rendered(.mariadb).contains("aria_pagecache_buffer_size = 8M") && !rendered(.mariadb).contains("temptable"))
+        #expect(rendered(.mysql).contains("temptable_max_ram = 16M") && rendered(.mysql).contains("temptable_max_mmap = 16M"))
+        #expect(!rendered(.mysql).contains("aria_pagecache"))
+        #expect(rendered(nil).contains("aria_pagecache_buffer_size") && rendered(nil).contains("temptable_max_ram"))
+        for flavor: ServerFlavor? in [.mysql, .mariadb, nil] {
+            #expect(rendered(flavor).contains("max_allowed_packet = 16M"))
+        }
+    }
+
     @Test("the README's sizing table, keyed by --memory, is what render-config gives")
     func readmeTable() throws {
         let readme = try ReadmeTests.readme()
