@@ -22,7 +22,8 @@ shopt -s nullglob
 # The file that says an initialisation is under way: present from before the first file the
 # installer writes until after the temporary server has stopped. It lists, NUL-separated, what the
 # datadir held before (a volume's lost+found, say): what an interrupted initialisation leaves
-# beside those is removed and the initialisation starts over.
+# beside those is removed and the initialisation starts over. A dot file: MySQL's --initialize takes
+# a datadir that holds only dot files and lost+found as empty.
 readonly INIT_MARKER=.lifeguard-initialising
 
 mysql_log() {
@@ -36,6 +37,8 @@ mysql_error() {
     mysql_log ERROR "$@" >&2
     exit 1
 }
+# A warning about the environment: said by the first run only, not again after the step down from root.
+environment_warning() { [ -n "${STEPPED_DOWN:-}" ] || mysql_warn "$@"; }
 
 # True when this file is being sourced (by a script that wants its functions), not run.
 _is_sourced() { [ "${BASH_SOURCE[1]:-}" != "$0" ]; }
@@ -65,7 +68,7 @@ twin_env() {
     file_env "$mysql"
     file_env "$maria"
     if [ -n "${!mysql}" ] && [ -n "${!maria}" ] && [ "${!mysql}" != "${!maria}" ]; then
-        mysql_warn "$maria and $mysql are both set, to different values: $maria is used"
+        environment_warning "$maria and $mysql are both set, to different values: $maria is used"
     fi
     local value=${!maria:-${!mysql:-${3:-}}}
     export "$mysql"="$value" "$maria"="$value"
@@ -194,9 +197,9 @@ check_environment() {
         mysql_error "MYSQL_USER=root is not allowed: root is created by MYSQL_ROOT_PASSWORD (or MYSQL_ALLOW_EMPTY_PASSWORD, MYSQL_RANDOM_ROOT_PASSWORD)"
     fi
     if [ -n "${MYSQL_USER:-}" ] && [ -z "${MYSQL_PASSWORD:-}" ] && [ -z "${MARIADB_PASSWORD_HASH:-}" ]; then
-        mysql_warn "MYSQL_USER is set without MYSQL_PASSWORD: the user is not created"
+        environment_warning "MYSQL_USER is set without MYSQL_PASSWORD: the user is not created"
     elif [ -z "${MYSQL_USER:-}" ] && [ -n "${MYSQL_PASSWORD:-}${MARIADB_PASSWORD_HASH:-}" ]; then
-        mysql_warn "MYSQL_PASSWORD is set without MYSQL_USER: it is ignored"
+        environment_warning "MYSQL_PASSWORD is set without MYSQL_USER: it is ignored"
     fi
 }
 
@@ -219,7 +222,7 @@ check_new_datadir_environment() {
         if [ -z "${MARIADB_REPLICATION_USER}" ] || [ -z "${MARIADB_REPLICATION_PASSWORD}" ]; then
             mysql_error "a replica (MARIADB_MASTER_HOST) needs MARIADB_REPLICATION_USER and MARIADB_REPLICATION_PASSWORD"
         fi
-        [ -z "${MARIADB_REPLICATION_PASSWORD_HASH}" ] || mysql_warn "MARIADB_REPLICATION_PASSWORD_HASH is ignored on a replica"
+        [ -z "${MARIADB_REPLICATION_PASSWORD_HASH}" ] || environment_warning "MARIADB_REPLICATION_PASSWORD_HASH is ignored on a replica"
     elif [ -n "${MARIADB_REPLICATION_USER}" ] && [ -z "${MARIADB_REPLICATION_PASSWORD}${MARIADB_REPLICATION_PASSWORD_HASH}" ]; then
         mysql_error "MARIADB_REPLICATION_USER needs MARIADB_REPLICATION_PASSWORD or MARIADB_REPLICATION_PASSWORD_HASH"
     fi
