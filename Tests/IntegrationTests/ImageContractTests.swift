@@ -52,7 +52,11 @@ extension RealSystemTests {
             let build = try TestProcess([Docker.client, "build", "--network", "host", "-q", "--build-arg", "BASE_IMAGE=\(Docker.baseImage)",
                                          "--build-arg", "SWIFT_IMAGE=\(swiftImage)", "-t", tag, root], environment: ["DOCKER_BUILDKIT": "1"])
             #expect(build.exitCode(timeout: .seconds(1800)) == 0, "\(build.stderr.suffix(4000))")
-            defer { _ = try? Docker.run(["rmi", tag]) }
+            // vfs keeps a full copy of the 2 GB builder image per build step: give the disk back.
+            defer {
+                _ = try? Docker.run(["rmi", tag])
+                _ = try? Docker.run(["builder", "prune", "-af"])
+            }
             let version = try Docker.run(["run", "--rm", "--network", "none", "--entrypoint", "/usr/local/bin/lifeguard", tag, "--version"])
             #expect(version.code == 0 && version.stdout.hasPrefix("lifeguard "), "\(version)")
             let ldd = try Docker.run(["run", "--rm", "--network", "none", "--entrypoint", "ldd", tag, "/usr/local/bin/lifeguard"])
