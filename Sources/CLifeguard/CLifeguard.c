@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -195,6 +197,21 @@ pid_t lg_peer_pid(int fd) {
 int lg_mlockall_onfault(void) {
 #ifdef MCL_ONFAULT
     return mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+unsigned long long lg_memlock_limit(void) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return ~0ULL;
+    return (unsigned long long)limit.rlim_cur;
+}
+
+int lg_mlock_onfault(void *address, size_t length) {
+#if defined(SYS_mlock2) && defined(MLOCK_ONFAULT)
+    return (int)syscall(SYS_mlock2, address, length, MLOCK_ONFAULT);
 #else
     errno = ENOSYS;
     return -1;

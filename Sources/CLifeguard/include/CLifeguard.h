@@ -61,6 +61,12 @@ pid_t lg_peer_pid(int fd);
 /// mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT): lock pages as they are faulted in. 0 or -1.
 int lg_mlockall_onfault(void);
 
+/// RLIMIT_MEMLOCK's soft limit in bytes; ~0 when unlimited (or unreadable: then a lock simply fails).
+unsigned long long lg_memlock_limit(void);
+
+/// mlock2(address, length, MLOCK_ONFAULT), by syscall (older glibc lacks the wrapper). 0 or -1.
+int lg_mlock_onfault(void *address, size_t length);
+
 /// The calling thread's system-call mock (LifeguardSystem's `SystemCallMock`, debug builds only), or
 /// NULL: a thread-local, so a test that forces EINTR or ESRCH on its own thread affects no other test.
 void *lg_thread_mock(void);

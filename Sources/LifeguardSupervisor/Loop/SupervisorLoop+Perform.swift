@@ -95,12 +95,30 @@ extension SupervisorLoop {
         let mappings = Footprint.executableMappings()
         Footprint.unlock()
         Footprint.settle(mappings)
-        let locked = Footprint.lock()
-        memoryLockError = locked
+        // Warmed before the lock: where the limit allows only the resident pages, these are among them.
         warmEmergencyPath(now: .now())
+        memoryLock = Footprint.lock()
         if debug {
             logger.debug("settled", [("resident_kib_before", LogValue(before * MemoryCalls.pageSize / 1024)),
-                                     ("memory_locked", locked.map { LogValue("no: \($0)") } ?? .bool(true))])
+                                     ("memory_locked", LogValue(String(describing: memoryLock)))])
+        }
+    }
+
+    /// Says once, at start, what could not be locked and how to allow it.
+    func logMemoryLock() {
+        let hint: (String, LogValue) = ("hint", "raise RLIMIT_MEMLOCK (ulimit -l; docker run --ulimit memlock=...) or grant CAP_IPC_LOCK")
+        switch memoryLock {
+        case .all:
+            break
+        case .regions(let locked, let limit, complete: true):
+            logger.info("Lifeguard's memory locked region by region (RLIMIT_MEMLOCK refuses locking it all): its code and data stay in memory",
+                        [("locked_kib", LogValue(Int(locked / 1024))), ("memlock_limit_kib", limit.map { LogValue(Int($0 / 1024)) } ?? "unlimited")])
+        case .regions(let locked, let limit, complete: false):
+            logger.warn("RLIMIT_MEMLOCK allows locking only part of Lifeguard's memory: under memory pressure the rest may be evicted and slow the guard",
+                        [("locked_kib", LogValue(Int(locked / 1024))), ("memlock_limit_kib", limit.map { LogValue(Int($0 / 1024)) } ?? "unlimited"), hint])
+        case .none(let error):
+            logger.warn("cannot lock Lifeguard's memory: under memory pressure its own code may be evicted and slow the guard",
+                        [("error", .string(error.description)), hint])
         }
     }
 

@@ -28,8 +28,8 @@ public final class SupervisorLoop {
     var statusDirty = true
     /// When start-up is over and the pages it used are dropped (`Footprint.settle`); nil once done.
     var settleAt: MonotonicInstant?
-    /// Why Lifeguard's memory could not be locked (RLIMIT_MEMLOCK, no CAP_IPC_LOCK); nil when it is.
-    var memoryLockError: Errno?
+    /// How much of Lifeguard's memory is locked (all, region by region under RLIMIT_MEMLOCK, or none).
+    var memoryLock = MemoryLock.all
     /// The emergency path has run once (without effect) since the first child started.
     var emergencyPathWarm = false
     /// Whether the last wait failed (logged once, on the change).
@@ -57,11 +57,8 @@ public final class SupervisorLoop {
         // Locked from the first instruction of the loop, not only once start-up is over: a container
         // full of page cache evicts whatever is not locked, and a refault of Lifeguard's own code
         // waits for a disk read queued behind the writeback of that cache (see `Footprint`).
-        memoryLockError = Footprint.lock()
-        if let memoryLockError {
-            logger.warn("cannot lock Lifeguard's memory: under page-cache pressure its own code may be evicted and slow the guard",
-                        [("error", .string(memoryLockError.description)), ("hint", "raise RLIMIT_MEMLOCK (ulimit -l) or grant CAP_IPC_LOCK")])
-        }
+        memoryLock = Footprint.lock()
+        logMemoryLock()
         let now = MonotonicInstant.now()
         if let memory { log(memory.refresh(now: now)) }
         updateMemoryDescriptors()

@@ -19,6 +19,29 @@ public enum MemoryCalls {
         try valueOrErrno(lg_mlockall_onfault())
     }
 
+    /// mlock2(MLOCK_ONFAULT) over [start, end): the range's pages are locked as they fault in. The
+    /// whole range counts against RLIMIT_MEMLOCK, resident or not.
+    public static func lockOnFault(_ start: UInt, _ end: UInt) throws(Errno) {
+        try valueOrErrno(lg_mlock_onfault(UnsafeMutableRawPointer(bitPattern: start), Int(end - start)))
+    }
+
+    /// mincore(2) over [start, end): one Bool per page, true when it is in memory.
+    public static func residentPages(_ start: UInt, _ end: UInt) throws(Errno) -> [Bool] {
+        let count = Int(end - start) / pageSize
+        var vector = [UInt8](repeating: 0, count: count)
+        let result = vector.withUnsafeMutableBufferPointer {
+            mincore(UnsafeMutableRawPointer(bitPattern: start), Int(end - start), $0.baseAddress)
+        }
+        try valueOrErrno(result)
+        return vector.map { $0 & 1 != 0 }
+    }
+
+    /// RLIMIT_MEMLOCK's soft limit in bytes; nil when unlimited.
+    public static func lockLimit() -> UInt64? {
+        let limit = lg_memlock_limit()
+        return limit == UInt64.max ? nil : limit
+    }
+
     /// munlockall(2).
     public static func unlockAll() throws(Errno) {
         try valueOrErrno(munlockall())
