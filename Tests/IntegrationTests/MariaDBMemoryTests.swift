@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import LifeguardCgroup
+import LifeguardImage
 import LifeguardStatus
 import LifeguardSupervisor
 import LifeguardSystem
@@ -16,9 +17,11 @@ extension RealSystemTests {
 
         /// Starts MariaDB under Lifeguard (as PID 1, cgroupfs read-only) in a 256 MiB cgroup and commits
         /// the rows that must survive.
-        func start(_ server: MariaDB, _ cgroup: TestCgroup, lifeguardArguments: [String]) throws -> (TestProcess, pid_t) {
+        func start(_ server: MariaDB, _ cgroup: TestCgroup, lifeguardArguments: [String],
+                   serverCommand: [String]? = nil) throws -> (TestProcess, pid_t) {
             let (process, lifeguard) = try cgroup.startLifeguard(["--status-file", server.directory + "/status/status.json",
-                                                                  "--status-interval", "0.2"] + lifeguardArguments + server.serverCommand(),
+                                                                  "--status-interval", "0.2"] + lifeguardArguments
+                                                                 + (serverCommand ?? server.serverCommand()),
                                                                  asContainer: true)
             #expect(try server.waitUntilReady(), "MariaDB did not start: \(process.stderr)")
             let setup = try server.query("""
@@ -134,6 +137,43 @@ extension RealSystemTests {
             #expect(try server.query("select count(*) from t.kept").output == String(Self.committedRows))
             kill(againPID, SIGTERM)
             #expect(again.exitCode(timeout: .seconds(90)) == 0)
+        }
+
+        /// The first tier: the server limits each session itself (the rendered `max_session_mem_used`).
+        /// One statement with a 1.5-million-value IN list (10.9 MB, under the 16 MiB packet) took
+        /// MariaDB 10.11 from 154 to 500 MiB here: in the article's container it is a memory stop, every
+        /// connection dropped. Under the rendered limit it fails alone (ER 1290) and nothing else happens.
+        @Test("the rendered session limit: a runaway statement fails alone, no stop; with the limit lifted, the same statement is a memory stop",
+              arguments: [true, false])
+        func sessionLimit(rendered: Bool) throws {
+            let server = try MariaDB()
+            let cgroup = try TestCgroup(limit: 268_435_456, softLimit: 255_013_684)
+            let template = try String(contentsOfFile: Prerequisites.repositoryRoot + "/my.cnf.template", encoding: .utf8)
+            let offer = Headroom.percent(5).trigger(forHardLimit: 268_435_456)
+            let settings = ConfigTemplate.render(template, variables: MySQLSizing(offer: offer).variables(for: .mariadb), userKeys: [], overrides: [:])
+            let defaults = server.directory + "/mysqld.cnf"
+            try settings.write(toFile: defaults, atomically: true, encoding: .utf8)
+            // The user's own setting, as an argument, wins over the rendered one (as in the image).
+            let lifted = rendered ? [] : ["--max-session-mem-used=9223372036854775807"]
+            let (lifeguard, _) = try start(server, cgroup, lifeguardArguments: ["--on-memory-limit", "exit"],
+                                           serverCommand: server.serverCommand(lifted, defaultsFile: defaults))
+            #expect(try server.query("select @@max_session_mem_used").output == (rendered ? "67108864" : "9223372036854775807"))
+            let statement = server.directory + "/in-list.sql"
+            try ("select count(*) from t.kept where id in (" + (0..<1_500_000).map(String.init).joined(separator: ",") + ");\n")
+                .write(toFile: statement, atomically: true, encoding: .utf8)
+            // (The client's `source` reports an error on stderr but exits 0.)
+            let runaway = try server.query("source \(statement)", maxAllowedPacket: "64M")
+            if rendered {
+                #expect(runaway.error.contains("max-session-mem-used"), "\(runaway.error)")
+                #expect(try server.query("select count(*) from t.kept").output == String(Self.committedRows))
+                let status = try #require(StatusFileTests.waitForState(.ready, in: server.directory + "/status/status.json"))
+                #expect(status.memoryStops == 0 && status.restarts == 0)
+                #expect(!lifeguard.stderr.contains("memory limit reached"), "\(lifeguard.stderr)")
+            } else {
+                #expect(lifeguard.exitCode(timeout: .seconds(120)) == 75, "\(lifeguard.stderr)")
+                #expect(lifeguard.stderr.contains("memory limit reached: graceful stop"))
+            }
+            #expect(cgroup.oomKills == 0)
         }
     }
 }

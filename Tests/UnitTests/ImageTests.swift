@@ -19,6 +19,8 @@ struct ImageTests {
         #expect(small.temptableMaxRAM == 16 * Self.mib && small.maxAllowedPacket == 16 * Self.mib)
         #expect(small.maxConnections == 20)
         #expect(small.temporaryTableSize == 7 * Self.mib)
+        // (243.8 − 64 − 89 MiB) ÷ 2 is 45 MiB, below four 16 MiB packets: 64 MiB a session, 90 MiB in all.
+        #expect(small.sessionMemoryLimit == 64 * Self.mib && small.globalConnectionMemoryLimit == 90 * Self.mib)
         #expect(!small.performanceSchema)
         let large = MySQLSizing(offer: 8 << 30)
         // (8192 MiB − 64 MiB) ÷ 2 = 4064 MiB, eight chunks of 508 MiB
@@ -27,6 +29,7 @@ struct ImageTests {
         #expect(large.temptableMaxRAM == 512 * Self.mib && large.maxAllowedPacket == 64 * Self.mib)
         #expect(large.maxConnections == 682)
         #expect(large.temporaryTableSize == 64 * Self.mib)
+        #expect(large.sessionMemoryLimit == 2032 * Self.mib && large.globalConnectionMemoryLimit == 4064 * Self.mib)
         #expect(large.performanceSchema)
         let start: UInt64 = 32 * Self.mib
         let end: UInt64 = 64 << 30
@@ -36,6 +39,12 @@ struct ImageTests {
             #expect(sizing.bufferPoolSize <= max(offer / 2, 16 * Self.mib), "\(offer)")
             #expect(sizing.bufferPoolSize % Self.mib == 0)
             #expect((10...10_000).contains(sizing.maxConnections))
+            #expect(sizing.sessionMemoryLimit >= 4 * sizing.maxAllowedPacket && sizing.sessionMemoryLimit % Self.mib == 0)
+            #expect(sizing.globalConnectionMemoryLimit >= sizing.sessionMemoryLimit)
+            if offer >= 256 * Self.mib {
+                // One session at its limit, the pool and the server's reserve stay under the offer.
+                #expect(sizing.bufferPoolSize + sizing.sessionMemoryLimit + MySQLSizing.serverReserve < offer, "\(offer)")
+            }
             // Every connection's own buffers (sort, join, read, read_rnd, and about 128 KiB of network
             // buffer and thread stack), the pool and the log buffer fit in the offer with room to spare.
             let perConnection: UInt64 = (256 + 256 + 128 + 256 + 128) * 1024
@@ -83,6 +92,9 @@ struct ImageTests {
         #expect(rendered(.mariadb).contains("aria_pagecache_buffer_size = 8M") && !rendered(.mariadb).contains("temptable"))
         #expect(rendered(.mysql).contains("temptable_max_ram = 16M") && rendered(.mysql).contains("temptable_max_mmap = 16M"))
         #expect(!rendered(.mysql).contains("aria_pagecache"))
+        #expect(rendered(.mariadb).contains("loose-max_session_mem_used = 64M") && !rendered(.mariadb).contains("connection_memory"))
+        #expect(rendered(.mysql).contains("loose-connection_memory_limit = 64M") && rendered(.mysql).contains("loose-global_connection_memory_limit = 90M")
+                && rendered(.mysql).contains("loose-global_connection_memory_tracking = ON") && !rendered(.mysql).contains("max_session_mem_used ="))
         #expect(rendered(nil).contains("aria_pagecache_buffer_size") && rendered(nil).contains("temptable_max_ram"))
         for flavor: ServerFlavor? in [.mysql, .mariadb, nil] {
             #expect(rendered(flavor).contains("max_allowed_packet = 16M"))
@@ -97,7 +109,7 @@ struct ImageTests {
             let sizing = MySQLSizing(offer: offer).variables
             let offerText = String(format: "%.1f MiB", Double(offer) / Double(Self.mib))
             let columns = ["innodb_buffer_pool_size", "max_connections", "tmp_table_size", "temptable_max_ram", "max_allowed_packet",
-                           "aria_pagecache_buffer_size", "key_buffer_size", "table_open_cache", "performance_schema"].map { sizing[$0]! }
+                           "max_session_mem_used", "global_connection_memory_limit", "aria_pagecache_buffer_size", "key_buffer_size", "table_open_cache", "performance_schema"].map { sizing[$0]! }
             let row = "| `\(label)` | \(offerText) | " + columns.joined(separator: " | ") + " |"
             #expect(readme.contains(row), "the README's sizing table should have: \(row)")
         }

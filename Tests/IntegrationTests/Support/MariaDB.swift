@@ -36,16 +36,19 @@ final class MariaDB: @unchecked Sendable {
     }
 
     /// `mariadbd` and its options (append more); the buffer pool is kept small for a 256 MiB container.
-    func serverCommand(_ extra: [String] = []) -> [String] {
-        ["mariadbd", "--no-defaults", "--user=root", "--datadir=\(dataDirectory)", "--socket=\(socket)",
+    /// `defaultsFile`: the only option file read (a rendered my.cnf.template), instead of none.
+    func serverCommand(_ extra: [String] = [], defaultsFile: String? = nil) -> [String] {
+        ["mariadbd", defaultsFile.map { "--defaults-file=\($0)" } ?? "--no-defaults", "--user=root", "--datadir=\(dataDirectory)", "--socket=\(socket)",
          "--pid-file=\(directory)/pid", "--skip-networking", "--log-error=\(errorLog)", "--innodb-buffer-pool-size=64M",
          "--max-heap-table-size=1G"] + extra
     }
 
     /// Runs SQL through the client; returns (exit code, stdout, stderr).
     @discardableResult
-    func query(_ sql: String, database: String? = nil, timeout: Duration = .seconds(120)) throws -> (code: Int32?, output: String, error: String) {
+    func query(_ sql: String, database: String? = nil, timeout: Duration = .seconds(120),
+               maxAllowedPacket: String? = nil) throws -> (code: Int32?, output: String, error: String) {
         var arguments = ["mariadb", "-S", socket, "-uroot", "-N", "-B"]
+        if let maxAllowedPacket { arguments.append("--max-allowed-packet=\(maxAllowedPacket)") }
         if let database { arguments.append(database) }
         let client = try TestProcess(arguments + ["-e", sql])
         let code = client.exitCode(timeout: timeout)
