@@ -38,11 +38,13 @@ COPY my.cnf.template /etc/lifeguard/my.cnf.template
 # rendered server settings live in /run (writable under --read-only with a tmpfs on /run) and are
 # included from conf.d; a server packaged for Debian reads mariadb.conf.d after conf.d, so the
 # container's listen address goes there when it exists, with the official images' options (no DNS
-# lookup of clients, no host cache: a container's clients come from addresses, not names).
+# lookup of clients, no host cache: a container's clients come from addresses, not names). The OS user
+# lifeguard is who Lifeguard's own connection to the server authenticates as (no password).
 RUN set -eu; \
     rm -rf /var/lib/mysql; \
     mkdir -p /var/lib/mysql /var/run/mysqld /run/lifeguard /docker-entrypoint-initdb.d /etc/mysql/conf.d; \
     chmod 1777 /var/lib/mysql /var/run/mysqld /run/lifeguard; \
+    getent passwd lifeguard >/dev/null || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin lifeguard; \
     ln -sf /run/lifeguard/mysqld.cnf /etc/mysql/conf.d/zz-lifeguard.cnf; \
     conf=/etc/mysql/conf.d; [ -d /etc/mysql/mariadb.conf.d ] && conf=/etc/mysql/mariadb.conf.d; \
     printf '[mysqld]\nbind-address = 0.0.0.0\nskip-name-resolve\nhost-cache-size = 0\n' > "$conf/zz-docker.cnf"; \

@@ -12,6 +12,7 @@
 //     └─ LifeguardSupervisor   the supervisor: configuration, processes, the memory guard, readiness,
 //          │                   the state machine and the loop that performs it
 //          ├─ LifeguardCgroup  the memory cgroup: discovery, files, readings
+//          ├─ LifeguardMySQL   the MySQL client protocol, bytes in and out, no I/O (Lifeguard's own connection)
 //          └─ LifeguardStatus  what people and probes read: the status file, metrics, log, probe, fleet view
 //               └─ LifeguardSystem   system calls and their errors, files, clocks, text
 //                    └─ CLifeguard   what Swift cannot call: signalfd, prctl, the fork/exec child path
@@ -33,7 +34,8 @@ let package = Package(
         .target(name: "LifeguardSystem", dependencies: ["CLifeguard"], swiftSettings: strict),
         .target(name: "LifeguardStatus", dependencies: ["LifeguardSystem"], swiftSettings: strict),
         .target(name: "LifeguardCgroup", dependencies: ["LifeguardSystem"], swiftSettings: strict),
-        .target(name: "LifeguardSupervisor", dependencies: ["LifeguardSystem", "LifeguardCgroup", "LifeguardStatus", "CLifeguard"],
+        .target(name: "LifeguardMySQL", swiftSettings: strict),
+        .target(name: "LifeguardSupervisor", dependencies: ["LifeguardSystem", "LifeguardCgroup", "LifeguardStatus", "LifeguardMySQL", "CLifeguard"],
                 swiftSettings: strict),
         .target(name: "LifeguardImage", dependencies: ["LifeguardSupervisor", "LifeguardCgroup", "LifeguardSystem"],
                 swiftSettings: strict),
@@ -49,11 +51,12 @@ let package = Package(
         // Root-free and fast: parsers, the state machine, the policy, logs, status, over fixture trees.
         .testTarget(name: "UnitTests",
                     dependencies: ["LifeguardSystem", "LifeguardStatus", "LifeguardCgroup", "LifeguardSupervisor", "LifeguardImage",
-                                   "CAllocationCounter"],
+                                   "LifeguardMySQL", "CAllocationCounter"],
                     swiftSettings: strict),
         // The real binary against real cgroups, MariaDB, a VM and Docker (root; see README).
         .testTarget(name: "IntegrationTests",
-                    dependencies: ["LifeguardSystem", "LifeguardStatus", "LifeguardCgroup", "LifeguardSupervisor", "LifeguardImage", "CTestHelperSupport"],
+                    dependencies: ["LifeguardSystem", "LifeguardStatus", "LifeguardCgroup", "LifeguardSupervisor", "LifeguardImage",
+                                   "LifeguardMySQL", "CTestHelperSupport"],
                     swiftSettings: strict),
     ]
 )

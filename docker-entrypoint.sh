@@ -359,6 +359,22 @@ write_healthcheck_file() {
         "$PORT" "$SOCKET" "$(option_value "$1")" >"$DATADIR/.my-healthcheck.cnf")
 }
 
+# Lifeguard's own account, lifeguard@localhost: no password, authenticated by the socket's peer (the
+# OS user lifeguard, which Lifeguard takes on for the connect alone; MariaDB unix_socket, MySQL
+# auth_socket), with what watching and shedding need: every connection's memory and state (PROCESS)
+# and KILL on any of them, on the connection the server keeps for administrators (CONNECTION ADMIN),
+# so it never takes one of the users' max_connections. An existing datadir gets it from the README's
+# one statement.
+lifeguard_account_sql() {
+    if [ "$FLAVOR" = mariadb ]; then
+        printf 'CREATE USER IF NOT EXISTS lifeguard@localhost IDENTIFIED VIA unix_socket;'
+        printf 'GRANT PROCESS, CONNECTION ADMIN ON *.* TO lifeguard@localhost;'
+    else
+        printf 'CREATE USER IF NOT EXISTS lifeguard@localhost IDENTIFIED WITH auth_socket;'
+        printf 'GRANT PROCESS, CONNECTION_ADMIN ON *.* TO lifeguard@localhost;'
+    fi
+}
+
 # root, the healthcheck and mysql@localhost accounts (never into the binary log), then the database,
 # the user and replication (into it, so a replica built from the binary log has them too).
 set_up_accounts() {
@@ -401,6 +417,7 @@ set_up_accounts() {
         sql+=$(healthcheck_sql "$healthcheck_password")
         write_healthcheck_file "$healthcheck_password"
     fi
+    sql+=$(lifeguard_account_sql)
     run_sql --database=mysql --binary-mode <<<"$sql"
     [ -n "${MYSQL_ROOT_PASSWORD:-}" ] && ROOT_PASSWORD_SET=yes
 

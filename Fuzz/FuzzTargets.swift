@@ -7,6 +7,7 @@
 //   status  — status files as the probe reads them (JSON), and MySQL handshake greetings
 import Glibc
 @testable import LifeguardCgroup
+@testable import LifeguardMySQL
 @testable import LifeguardStatus
 @testable import LifeguardSupervisor
 @testable import LifeguardSystem
@@ -31,6 +32,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     case "cgroup": fuzzCgroup(bytes)
     case "config": fuzzConfig(bytes)
     case "notify": _ = NotifyMessage(bytes)
+    case "mysql": fuzzMySQL(bytes)
     default: fuzzStatus(bytes)
     }
     return 0
@@ -100,4 +102,26 @@ func fuzzStatus(_ bytes: UnsafeRawBufferPointer) {
         _ = MetricsText.render(status)
     }
     _ = MySQLGreeting.parse(Array(bytes))
+}
+
+/// What a server sends Lifeguard's client: the bytes as a whole stream from the greeting on, and (the
+/// handshake done by the first bytes, if they do it) again as the answer to a query and to a ping.
+func fuzzMySQL(_ bytes: UnsafeRawBufferPointer) {
+    let stream = Array(bytes)
+    var session = ClientSession(user: "lifeguard", maximumResultBytes: 4096)
+    _ = session.receive(stream)
+    _ = session.takeOutgoing()
+    if session.isIdle {
+        session.query("select 1")
+        _ = session.receive(stream)
+    }
+    if session.isIdle {
+        session.ping()
+        _ = session.receive(stream)
+    }
+    _ = Greeting.parse(stream)
+    _ = ResultSetPacket.row(stream, columns: 3)
+    _ = ResultSetPacket.columnName(stream)
+    _ = ServerError.parse(stream)
+    _ = OKPacket.parse(stream)
 }

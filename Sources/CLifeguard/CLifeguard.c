@@ -203,6 +203,12 @@ int lg_mlockall_onfault(void) {
 #endif
 }
 
+int lg_thread_set_euid(uid_t euid) {
+    /* The raw system call: credentials are per thread in the kernel, and glibc's setresuid(3)
+       would change every thread of the process. */
+    return (int)syscall(SYS_setresuid, (uid_t)-1, euid, (uid_t)-1);
+}
+
 unsigned long long lg_memlock_limit(void) {
     struct rlimit limit;
     if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return ~0ULL;

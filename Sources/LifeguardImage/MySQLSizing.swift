@@ -95,7 +95,7 @@ public struct MySQLSizing: Equatable, Sendable {
     /// The variables of the template that only one server knows: rendered for that server alone when
     /// the flavour is known (the other would log an unknown-variable warning at every start).
     static let onlyMySQL: Set<String> = ["temptable_max_ram", "temptable_max_mmap", "connection_memory_limit",
-                                         "global_connection_memory_limit", "global_connection_memory_tracking"]
+                                         "global_connection_memory_limit", "global_connection_memory_tracking", "auth_socket_plugin"]
     static let onlyMariaDB: Set<String> = ["aria_pagecache_buffer_size", "max_session_mem_used"]
 
     /// The variables for one server: the other server's own are empty, which drops their lines.
@@ -105,7 +105,9 @@ public struct MySQLSizing: Equatable, Sendable {
         switch flavor {
         case .mysql: foreign = MySQLSizing.onlyMariaDB
         case .mariadb: foreign = MySQLSizing.onlyMySQL
-        case nil: foreign = []
+        // Unknown: every loose- key is harmless to the other server (a warning at most), but loading a
+        // plugin is not, so MySQL's auth_socket is left to a known MySQL.
+        case nil: foreign = ["auth_socket_plugin"]
         }
         for key in foreign { values[key] = "" }
         return values
@@ -133,6 +135,7 @@ public struct MySQLSizing: Equatable, Sendable {
             "connection_memory_limit": size(sessionMemoryLimit),
             "global_connection_memory_limit": size(globalConnectionMemoryLimit),
             "global_connection_memory_tracking": "ON",
+            "auth_socket_plugin": "auth_socket.so",
             "table_open_cache": String(tableOpenCache),
             "table_definition_cache": String(tableDefinitionCache),
             "performance_schema": performanceSchema ? "ON" : "OFF",

@@ -96,7 +96,9 @@ public enum Supervision {
         let prober = address == .none ? nil : ReadinessProber(address: address)
         logger.info("status", [("status_file", LogValue(configuration.statusFile)), ("notify_socket", LogValue(notify?.path)),
                                ("ready_address", .string(address.description))])
-        return Health(notify: notify, prober: prober, reporter: reporter, output: output.isRunning ? output : nil, base: base)
+        var link: ServerLink?
+        if case .unix(let path) = address { link = ServerLink(socketPath: path, peerUserID: ServerLink.peerUserID()) }
+        return Health(notify: notify, prober: prober, link: link, reporter: reporter, output: output.isRunning ? output : nil, base: base)
     }
 
     /// Finds the memory cgroup and opens its files; nil (a plain init, said once) without a controller.

@@ -49,6 +49,9 @@ extension RealSystemTests {
             #expect(logs.contains("skipping /docker-entrypoint-initdb.d/05-notes.txt"))
             #expect(!logs.contains(Self.password), "the password is in the logs")
             #expect(try container.exec(["lifeguard", "probe", "--ready"]).code == 0)
+            // Lifeguard's own account, by the socket's peer (OS user lifeguard), no password.
+            #expect(logs.contains("Lifeguard's own connection to the server works"), "\(logs.suffix(3000))")
+            #expect(try container.sql("select plugin from mysql.user where user = 'lifeguard'", password: Self.password).output == "unix_socket")
         }
 
         @Test("b: the article's run: a memory-growing workload, a clean stop, OOMKilled false, the data intact")

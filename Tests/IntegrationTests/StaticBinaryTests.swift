@@ -16,6 +16,22 @@ struct StaticBinaryTests {
         #expect((ldd.stdout + ldd.stderr).contains("not a dynamic executable"))
     }
 
+    /// Docker's RLIMIT_MEMLOCK is 8 MiB: the executable's mappings must fit in it to be locked whole
+    /// (`MemoryLock`). One `String.contains(String)` once linked the regex engine and took the binary from
+    /// 7.5 to 8.9 MB; the unstripped one's symbols say whether it is back.
+    @Test("size: the mappings fit Docker's 8 MiB lock limit; no regex engine linked",
+          .needs(Prerequisites.staticBinary != nil, "the static build (scripts/test)"))
+    func size() throws {
+        let binary = try #require(Prerequisites.staticBinary)
+        let attributes = try FileManager.default.attributesOfItem(atPath: binary)
+        let bytes = try #require(attributes[.size] as? Int)
+        #expect(bytes < 8_000_000, "\(bytes) bytes")
+        let symbols = try TestProcess(["nm", binary + ".unstripped"])
+        symbols.wait()
+        #expect(!symbols.stdout.isEmpty, "\(symbols.stderr)")
+        #expect(!symbols.stdout.contains("RegexParser"))
+    }
+
     /// A root holding only the binary and /proc has no libc at all, so this is stricter than any
     /// older-glibc base image: the binary runs as PID 1 there and supervises itself. (/proc is needed:
     /// the Swift runtime aborts without /proc/self/exe; every container runtime mounts it.)

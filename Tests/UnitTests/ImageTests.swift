@@ -96,6 +96,8 @@ struct ImageTests {
         #expect(rendered(.mysql).contains("loose-connection_memory_limit = 64M") && rendered(.mysql).contains("loose-global_connection_memory_limit = 90M")
                 && rendered(.mysql).contains("loose-global_connection_memory_tracking = ON") && !rendered(.mysql).contains("max_session_mem_used ="))
         #expect(rendered(nil).contains("aria_pagecache_buffer_size") && rendered(nil).contains("temptable_max_ram"))
+        #expect(rendered(.mysql).contains("loose-plugin-load-add = auth_socket.so"))
+        #expect(!rendered(.mariadb).contains("plugin-load") && !rendered(nil).contains("plugin-load"))
         for flavor: ServerFlavor? in [.mysql, .mariadb, nil] {
             #expect(rendered(flavor).contains("max_allowed_packet = 16M"))
         }

@@ -61,6 +61,9 @@ pid_t lg_peer_pid(int fd);
 /// mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT): lock pages as they are faulted in. 0 or -1.
 int lg_mlockall_onfault(void);
 
+/// Sets the calling thread's effective user ID only (setresuid by raw syscall). 0 or -1.
+int lg_thread_set_euid(uid_t euid);
+
 /// RLIMIT_MEMLOCK's soft limit in bytes; ~0 when unlimited (or unreadable: then a lock simply fails).
 unsigned long long lg_memlock_limit(void);
 

@@ -8,6 +8,8 @@ import LifeguardSystem
 public final class Health {
     public let notify: NotifyListener?
     public let prober: ReadinessProber?
+    /// Lifeguard's own connection to the server (a unix-socket ready address only).
+    public let link: ServerLink?
     public let reporter: StatusReporter
     /// Where the status and log writes happen (nil: in the loop itself).
     public let output: OutputThread?
@@ -18,11 +20,12 @@ public final class Health {
     var readySince: WallClockTime?
     var lastEvent: Status.Event?
 
-    public init(notify: NotifyListener? = nil, prober: ReadinessProber? = nil,
+    public init(notify: NotifyListener? = nil, prober: ReadinessProber? = nil, link: ServerLink? = nil,
                 reporter: StatusReporter = .none(), output: OutputThread? = nil,
                 base: Status = Status()) {
         self.notify = notify
         self.prober = prober
+        self.link = link
         self.reporter = reporter
         self.output = output
         self.base = base

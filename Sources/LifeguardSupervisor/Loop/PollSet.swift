@@ -15,6 +15,8 @@ public struct WakeSources: OptionSet, Sendable {
     public static let readiness = WakeSources(rawValue: 1 << 2)
     /// The kernel: a v1 eventfd threshold or OOM notification, v2 memory.events.
     public static let memory = WakeSources(rawValue: 1 << 3)
+    /// Lifeguard's own connection to the server (`ServerLink`).
+    public static let server = WakeSources(rawValue: 1 << 4)
 }
 
 /// The descriptors ppoll(2) watches, each tagged with its source. The array is rebuilt only when a
@@ -43,11 +45,12 @@ struct PollSet {
 
     /// Points the single slot of `source` at `descriptor`, or disables it (fd -1: ppoll skips it).
     /// The slot must exist (`replace` made it).
-    mutating func point(_ source: WakeSources, at descriptor: FileDescriptor?) {
+    mutating func point(_ source: WakeSources, at descriptor: FileDescriptor?, events: Int16? = nil) {
         var index = 0
         while index < sources.count {
             if sources[index] == source {
                 descriptors[index].fd = descriptor?.rawValue ?? -1
+                if let events { descriptors[index].events = events }
                 return
             }
             index += 1

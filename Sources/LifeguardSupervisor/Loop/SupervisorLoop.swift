@@ -48,6 +48,7 @@ public final class SupervisorLoop {
         pollSet.replace(.signals, with: [(self.signals.descriptor, Int16(POLLIN))])
         pollSet.replace(.notify, with: health.notify.map { [($0.descriptor, Int16(POLLIN))] } ?? [])
         pollSet.replace(.readiness, with: [(FileDescriptor(rawValue: -1), Int16(POLLIN))])
+        pollSet.replace(.server, with: [(FileDescriptor(rawValue: -1), Int16(POLLIN))])
         updateMemoryDescriptors()
     }
 
@@ -81,6 +82,7 @@ public final class SupervisorLoop {
         if woken.contains(.signals) { signalsArrived(now: now) }
         if woken.contains(.notify) { notifyArrived(now: now) }
         readinessStep(now: now)
+        if let link = health.link, woken.contains(.server) || link.nextWake.map({ now >= $0 }) == true { serverLinkStep(link, now: now) }
         if let deadline = machine.nextDeadline, now >= deadline { perform(machine.deadlineReached(now: now), now: now) }
         if now >= health.reporter.nextWrite { housekeeping(now: now) }
         if statusDirty { writeStatus(now: now) }
@@ -92,12 +94,14 @@ public final class SupervisorLoop {
         if let deadline = machine.nextDeadline { wake = min(wake, deadline) }
         if let sample = memory?.nextSample { wake = min(wake, sample) }
         if let probe = health.prober?.nextWake { wake = min(wake, probe) }
+        if let link = health.link?.nextWake { wake = min(wake, link) }
         if let settleAt { wake = min(wake, settleAt) }
         return wake
     }
 
     private func waitForEvents(until deadline: MonotonicInstant) -> WakeSources {
         pollSet.point(.readiness, at: health.prober?.pollDescriptor)
+        pollSet.point(.server, at: health.link?.pollDescriptor, events: health.link?.pollEvents)
         do {
             let woken = try pollSet.wait(until: deadline, now: .now())
             if waitFailing {
@@ -190,6 +194,23 @@ public final class SupervisorLoop {
             logger.info("not ready yet", [("reason", .string(reason))])
         case nil:
             break
+        }
+    }
+
+    /// Lifeguard's own connection: its socket or its deadline.
+    private func serverLinkStep(_ link: ServerLink, now: MonotonicInstant) {
+        if let outcome = link.advance(now: now) { logServerLink(outcome) }
+    }
+
+    func logServerLink(_ outcome: ServerLink.Outcome) {
+        switch outcome {
+        case .available(let version, _):
+            logger.info("Lifeguard's own connection to the server works", [("account", .string(ServerLink.user + "@localhost")),
+                                                                           ("server_version", .string(version))])
+        case .unavailable(let reason):
+            logger.warn("Lifeguard's own connection to the server does not work (the memory guard needs none)",
+                        [("account", .string(ServerLink.user + "@localhost")), ("reason", .string(reason)),
+                         ("hint", "README: Lifeguard's own account")])
         }
     }
 

@@ -47,6 +47,11 @@ public struct FileDescriptor: Hashable, Sendable {
         try retryingInterrupts { system_pread(rawValue, buffer.baseAddress, buffer.count, off_t(offset)) }
     }
 
+    /// One `write(2)`: how many bytes went (a non-blocking socket may take fewer, or none: EAGAIN).
+    public func write(some bytes: UnsafeRawBufferPointer) throws(Errno) -> Int {
+        try retryingInterrupts { system_write(rawValue, bytes.baseAddress, bytes.count) }
+    }
+
     /// Writes all of `bytes`, looping over short writes.
     public func writeAll(_ bytes: UnsafeRawBufferPointer) throws(Errno) {
         var offset = 0

@@ -1,3 +1,4 @@
+import CLifeguard
 import Glibc
 
 /// Changing who this process is, then becoming another program: what `lifeguard run-as` does.
@@ -24,5 +25,18 @@ public enum Identity {
         defer { for pointer in argv { free(pointer) } }
         execvp(command[0], argv)
         return .current
+    }
+
+    /// Runs `body` with the calling thread's effective user ID set to `userID`, then sets it back: a
+    /// unix socket connected meanwhile carries `userID` as its peer (SO_PEERCRED), which is how the
+    /// server's unix_socket/auth_socket plugin knows who connects. Needs CAP_SETUID (root).
+    public static func asThreadEffectiveUser<Value>(_ userID: uid_t, _ body: () throws(Errno) -> Value) throws(Errno) -> Value {
+        let original = geteuid()
+        try valueOrErrno(lg_thread_set_euid(userID))
+        defer {
+            // Back to root cannot fail for a thread whose real and saved IDs are still root.
+            _ = lg_thread_set_euid(original)
+        }
+        return try body()
     }
 }

@@ -1,7 +1,4 @@
 import Glibc
-import LifeguardCgroup
-import LifeguardSupervisor
-import LifeguardSystem
 
 /// Users and groups from /etc/passwd and /etc/group text. A static binary has no NSS, and an image's
 /// users live in those files anyway.
