@@ -163,6 +163,10 @@ extension RealSystemTests {
         /// v1 has no per-cgroup dirty limit, and the filesystem's own allocations cannot wait for
         /// writeback: next to two writers at disk speed the kernel OOM-killed a still process holding
         /// 86–95 % of the limit (BENCHMARKS.md, section 7). Dirty pages count above 85 % of the limit.
+        /// The process fills at 200 MB/s: at full speed into a cache this dirty, v1's reclaim can fail
+        /// long before the floor (one CI run here: the kernel OOM-killed the hog during its fill, at
+        /// 160 MB anonymous and 136 MB dirty), a race this test is not about and the guard does not
+        /// model yet (it would have to know the disk's writeback speed).
         @Test("v1, two writers keeping the cache dirty: a still process at 225 MiB (88 %) is stopped, not OOM-killed")
         func dirtyCacheNearTheLimit() throws {
             let directory = "/var/tmp/lifeguard-dirty-\(UUID().uuidString.prefix(8))"
@@ -178,7 +182,7 @@ extension RealSystemTests {
                 }
                 let deadline = MonotonicInstant.now() + .seconds(10)
                 while cgroup.usage < Self.hardLimit * 9 / 10, MonotonicInstant.now() < deadline { usleep(10_000) }
-                let result = try run(cgroup, ["--on-memory-limit", "exit", "--grace-period", "5", helper, "hog", "max", "--threads", "2",
+                let result = try run(cgroup, ["--on-memory-limit", "exit", "--grace-period", "5", helper, "hog", "200", "--threads", "2",
                                               "--stop-at", "225"], timeout: .seconds(30))
                 #expect(result.code == 75, "round \(round): \(result.stderr)")
                 #expect(result.stderr.contains("dirty_cache_stop_bytes=228170137"), "85 % of 268435456")
