@@ -363,8 +363,9 @@ write_healthcheck_file() {
 # OS user lifeguard, which Lifeguard takes on for the connect alone; MariaDB unix_socket, MySQL
 # auth_socket), with what watching and shedding need: every connection's memory and state (PROCESS)
 # and KILL on any of them, on the connection the server keeps for administrators (CONNECTION ADMIN),
-# so it never takes one of the users' max_connections. An existing datadir gets it from the README's
-# one statement.
+# so it never takes one of the users' max_connections. Only with LIFEGUARD_SERVER_ACCOUNT (off by
+# default: MariaDB's image tests refuse accounts they do not list); an existing datadir gets it from
+# the README's one statement.
 lifeguard_account_sql() {
     if [ "$FLAVOR" = mariadb ]; then
         printf 'CREATE USER IF NOT EXISTS lifeguard@localhost IDENTIFIED VIA unix_socket;'
@@ -417,7 +418,9 @@ set_up_accounts() {
         sql+=$(healthcheck_sql "$healthcheck_password")
         write_healthcheck_file "$healthcheck_password"
     fi
-    sql+=$(lifeguard_account_sql)
+    case "${LIFEGUARD_SERVER_ACCOUNT:-}" in
+        1 | [Tt][Rr][Uu][Ee] | [Yy][Ee][Ss] | [Oo][Nn]) sql+=$(lifeguard_account_sql) ;;
+    esac
     run_sql --database=mysql --binary-mode <<<"$sql"
     [ -n "${MYSQL_ROOT_PASSWORD:-}" ] && ROOT_PASSWORD_SET=yes
 

@@ -17,7 +17,7 @@ nonisolated(unsafe) var fuzzTarget = "cgroup"
 @_cdecl("LLVMFuzzerInitialize")
 public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
     if let name = getenv("LIFEGUARD_FUZZ_TARGET") { fuzzTarget = String(cString: name) }
-    guard ["cgroup", "config", "notify", "status"].contains(fuzzTarget) else {
+    guard ["cgroup", "config", "notify", "status", "mysql"].contains(fuzzTarget) else {
         let message = "fuzz: unknown LIFEGUARD_FUZZ_TARGET \(fuzzTarget)\n"
         _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
         exit(2)

@@ -97,7 +97,9 @@ public enum Supervision {
         logger.info("status", [("status_file", LogValue(configuration.statusFile)), ("notify_socket", LogValue(notify?.path)),
                                ("ready_address", .string(address.description))])
         var link: ServerLink?
-        if case .unix(let path) = address { link = ServerLink(socketPath: path, peerUserID: ServerLink.peerUserID()) }
+        if configuration.serverAccount, case .unix(let path) = address {
+            link = ServerLink(socketPath: path, peerUserID: ServerLink.peerUserID())
+        }
         return Health(notify: notify, prober: prober, link: link, reporter: reporter, output: output.isRunning ? output : nil, base: base)
     }
 

@@ -49,9 +49,21 @@ extension RealSystemTests {
             #expect(logs.contains("skipping /docker-entrypoint-initdb.d/05-notes.txt"))
             #expect(!logs.contains(Self.password), "the password is in the logs")
             #expect(try container.exec(["lifeguard", "probe", "--ready"]).code == 0)
-            // Lifeguard's own account, by the socket's peer (OS user lifeguard), no password.
-            #expect(logs.contains("Lifeguard's own connection to the server works"), "\(logs.suffix(3000))")
-            #expect(try container.sql("select plugin from mysql.user where user = 'lifeguard'", password: Self.password).output == "unix_socket")
+            // Off by default: no account, no connection attempt.
+            #expect(!logs.contains("own connection"))
+            #expect(try container.sql("select count(*) from mysql.user where user = 'lifeguard'", password: Self.password).output == "0")
+        }
+
+        @Test("LIFEGUARD_SERVER_ACCOUNT=1: lifeguard@localhost by unix_socket, PROCESS and CONNECTION ADMIN; Lifeguard's own connection works")
+        func serverAccount() throws {
+            let container = try Container(["-e", "MYSQL_ROOT_PASSWORD=\(Self.password)", "-e", "MYSQL_INITDB_SKIP_TZINFO=1",
+                                           "-e", "LIFEGUARD_SERVER_ACCOUNT=1"])
+            #expect(container.waitForLog("Lifeguard's own connection to the server works"), "\(container.logs.suffix(3000))")
+            #expect(try container.sql("show grants for lifeguard@localhost", password: Self.password).output
+                    == "GRANT PROCESS, CONNECTION ADMIN ON *.* TO `lifeguard`@`localhost` IDENTIFIED VIA unix_socket")
+            // No password works for anyone else: root's OS identity is not the account's.
+            #expect(try container.exec(["mariadb", "-ulifeguard", "-e", "select 1"]).code != 0)
+            #expect(!container.logs.contains("does not work"))
         }
 
         @Test("b: the article's run: a memory-growing workload, a clean stop, OOMKilled false, the data intact")

@@ -11,12 +11,16 @@ extension RealSystemTests {
     /// by the socket's peer with no password (unix_socket), which is how Lifeguard reaches the server.
     @Suite("Lifeguard's MySQL client against MariaDB", .needs(MariaDB.available, "root and mariadb-server"))
     struct MySQLClientTests {
-        /// A running server (not under Lifeguard: the client is what is tested).
-        static func server() throws -> (MariaDB, TestProcess) {
+        /// `body` with a running server (not under Lifeguard: the client is what is tested), killed after.
+        func withServer(_ body: (MariaDB) throws -> Void) throws {
             let server = try MariaDB()
             let process = try TestProcess(server.serverCommand())
+            defer {
+                kill(process.pid, SIGKILL)
+                process.wait()
+            }
             #expect(try server.waitUntilReady(), "MariaDB did not start: \(process.stderr)")
-            return (server, process)
+            try body(server)
         }
 
         func connect(_ server: MariaDB, user: String, peer: uid_t? = nil, cap: Int = 256 * 1024) throws -> (ServerConnection, ClientSession.Event?) {
@@ -32,46 +36,40 @@ extension RealSystemTests {
 
         @Test("queries: rows with NULLs, an OK, an error, a ping, a result over the cap fails the connection")
         func queries() throws {
-            let (server, process) = try Self.server()
-            defer {
-                kill(process.pid, SIGKILL)
-                process.wait()
+            try withServer { server in
+                let (connection, connected) = try connect(server, user: "root", cap: 64 * 1024)
+                guard case .connected(let greeting) = connected else { throw TestFailure("not connected: \(String(describing: connected))") }
+                #expect(greeting.isMariaDB && greeting.serverVersion.contains("10.11"), "\(greeting.serverVersion)")
+                #expect(run(connection, "select 1 as a, null as b, 'été' as c union all select 2, 3, null")
+                        == .result(.rows(columns: ["a", "b", "c"], rows: [["1", nil, "été"], ["2", "3", nil]])))
+                #expect(run(connection, "create database shed") == .result(.ok(OKPacket(affectedRows: 1, lastInsertID: 0, status: 2, warnings: 0))))
+                guard case .result(.error(let error)) = run(connection, "select * from shed.missing") else { throw TestFailure("no error") }
+                #expect(error.code == 1146 && error.sqlState == "42S02" && error.message.contains("missing"))
+                connection.ping()
+                #expect(connection.wait(until: .now() + .seconds(10)) { !$0.isEmpty } == [.pong])
+                #expect(run(connection, "select connection_id()") != nil && connection.isIdle)
+                // 100,000 bytes of result against a 64 KiB cap: the connection fails, Lifeguard does not grow.
+                guard case .failed = run(connection, "select repeat('x', 100000)") else { throw TestFailure("no failure") }
+                #expect(connection.isClosed)
             }
-            let (connection, connected) = try connect(server, user: "root", cap: 64 * 1024)
-            guard case .connected(let greeting) = connected else { throw TestFailure("not connected: \(String(describing: connected))") }
-            #expect(greeting.isMariaDB && greeting.serverVersion.contains("10.11"), "\(greeting.serverVersion)")
-            #expect(run(connection, "select 1 as a, null as b, 'été' as c union all select 2, 3, null")
-                    == .result(.rows(columns: ["a", "b", "c"], rows: [["1", nil, "été"], ["2", "3", nil]])))
-            #expect(run(connection, "create database shed") == .result(.ok(OKPacket(affectedRows: 1, lastInsertID: 0, status: 2, warnings: 0))))
-            guard case .result(.error(let error)) = run(connection, "select * from shed.missing") else { throw TestFailure("no error") }
-            #expect(error.code == 1146 && error.sqlState == "42S02" && error.message.contains("missing"))
-            connection.ping()
-            #expect(connection.wait(until: .now() + .seconds(10)) { !$0.isEmpty } == [.pong])
-            #expect(run(connection, "select connection_id()") != nil && connection.isIdle)
-            // 100,000 bytes of result against a 64 KiB cap: the connection fails, Lifeguard does not grow.
-            guard case .failed = run(connection, "select repeat('x', 100000)") else { throw TestFailure("no failure") }
-            #expect(connection.isClosed)
         }
 
         /// MariaDB 10.11's unix_socket takes the peer's OS user name as the account's name; Lifeguard, as
         /// root, connects with its thread's effective user set to that user, for the connect only.
         @Test("no password: unix_socket authenticates the peer's OS user; the same account from root is refused")
         func peerAuthentication() throws {
-            let (server, process) = try Self.server()
-            defer {
-                kill(process.pid, SIGKILL)
-                process.wait()
+            try withServer { server in
+                let nobody = try #require(getpwnam("nobody")?.pointee.pw_uid)
+                #expect(try server.query("create user nobody@localhost identified via unix_socket; grant process on *.* to nobody@localhost").code == 0)
+                let (connection, connected) = try connect(server, user: "nobody", peer: nobody)
+                guard case .connected = connected else { throw TestFailure("not connected: \(String(describing: connected))") }
+                #expect(run(connection, "select current_user()") == .result(.rows(columns: ["current_user()"], rows: [["nobody@localhost"]])))
+                #expect(geteuid() == 0, "the effective user is root again")
+                let (refused, answer) = try connect(server, user: "nobody")
+                guard case .failed(.authenticationFailed(let error)) = answer else { throw TestFailure("not refused: \(String(describing: answer))") }
+                #expect(error.code == 1698, "\(error)")
+                #expect(refused.isClosed)
             }
-            let nobody = try #require(getpwnam("nobody")?.pointee.pw_uid)
-            #expect(try server.query("create user nobody@localhost identified via unix_socket; grant process on *.* to nobody@localhost").code == 0)
-            let (connection, connected) = try connect(server, user: "nobody", peer: nobody)
-            guard case .connected = connected else { throw TestFailure("not connected: \(String(describing: connected))") }
-            #expect(run(connection, "select current_user()") == .result(.rows(columns: ["current_user()"], rows: [["nobody@localhost"]])))
-            #expect(geteuid() == 0, "the effective user is root again")
-            let (refused, answer) = try connect(server, user: "nobody")
-            guard case .failed(.authenticationFailed(let error)) = answer else { throw TestFailure("not refused: \(String(describing: answer))") }
-            #expect(error.code == 1698, "\(error)")
-            #expect(refused.isClosed)
         }
 
         /// One attempt of the link, driven as the loop drives it (poll its descriptor, advance).
@@ -88,22 +86,19 @@ extension RealSystemTests {
 
         @Test("the link: no account is said once with the server's reason; the account added, it works, said once too")
         func link() throws {
-            let (server, process) = try Self.server()
-            defer {
-                kill(process.pid, SIGKILL)
-                process.wait()
+            try withServer { server in
+                let link = ServerLink(socketPath: server.socket, peerUserID: nil)
+                #expect(attempt(link) == .unavailable("1045 Access denied for user 'lifeguard'@'localhost' (using password: NO)"))
+                #expect(attempt(link) == nil, "the same outcome again is not news")
+                #expect(link.lastOutcome == .unavailable("1045 Access denied for user 'lifeguard'@'localhost' (using password: NO)"))
+                // (A native account with no password stands in for unix_socket here: the link sends no password either way.)
+                #expect(try server.query("create user lifeguard@localhost; grant process on *.* to lifeguard@localhost").code == 0)
+                guard case .available(let version, _)? = attempt(link) else { throw TestFailure("not available: \(String(describing: link.lastOutcome))") }
+                #expect(version.contains("MariaDB"))
+                #expect(attempt(link) == nil)
+                #expect(link.pollDescriptor == nil, "the connection is closed after the check")
+                #expect(!server.log.contains("Aborted connection"), "COM_QUIT said goodbye: \(server.log.suffix(1000))")
             }
-            let link = ServerLink(socketPath: server.socket, peerUserID: nil)
-            #expect(attempt(link) == .unavailable("1045 Access denied for user 'lifeguard'@'localhost' (using password: NO)"))
-            #expect(attempt(link) == nil, "the same outcome again is not news")
-            #expect(link.lastOutcome == .unavailable("1045 Access denied for user 'lifeguard'@'localhost' (using password: NO)"))
-            // (A native account with no password stands in for unix_socket here: the link sends no password either way.)
-            #expect(try server.query("create user lifeguard@localhost; grant process on *.* to lifeguard@localhost").code == 0)
-            guard case .available(let version, _)? = attempt(link) else { throw TestFailure("not available: \(String(describing: link.lastOutcome))") }
-            #expect(version.contains("MariaDB"))
-            #expect(attempt(link) == nil)
-            #expect(link.pollDescriptor == nil, "the connection is closed after the check")
-            #expect(!server.log.contains("Aborted connection"), "COM_QUIT said goodbye: \(server.log.suffix(1000))")
         }
     }
 }

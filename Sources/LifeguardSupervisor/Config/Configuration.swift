@@ -33,6 +33,8 @@ public struct Configuration: Sendable, Equatable {
     public var metricsFile: String?
     /// Where readiness by handshake is checked; nil: the command's --socket, else the mysqld default.
     public var readyAddress: ReadyAddress?
+    /// Lifeguard's own connection to the server (`ServerLink`), and the entrypoint's account for it.
+    public var serverAccount = false
     public var logFormat: LogFormat = .logfmt
     public var logLevel: LogLevel = .info
     /// COMMAND and its arguments.
