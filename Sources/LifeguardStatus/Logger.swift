@@ -46,6 +46,7 @@ public enum LogValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressib
     public init<I: BinaryInteger>(_ value: I) { self = .int(Int64(value)) }
     public init(_ value: Double) { self = .double(value) }
     public init(_ value: String?) { self = value.map(LogValue.string) ?? .null }
+    public init<I: BinaryInteger>(_ value: I?) { self = value.map { .int(Int64(clamping: $0)) } ?? .null }
 }
 
 public typealias LogFields = [(String, LogValue)]

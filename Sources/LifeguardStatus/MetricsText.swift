@@ -19,6 +19,8 @@ public enum MetricsText {
                ServiceState.allCases.map { ("{state=\"\($0.rawValue)\"}", $0 == status.state ? 1 : 0) })
         metric("restarts_total", "Restarts of the command since Lifeguard started.", "counter", [("", Double(status.restarts))])
         metric("memory_stops_total", "Graceful stops triggered by the memory guard.", "counter", [("", Double(status.memoryStops))])
+        metric("shed_kills_total", "Statements or connections the shed killed to keep the database below its trigger.", "counter",
+               [("", Double(status.shedKills))])
         metric("kernel_oom_kills_total", "Processes in the container killed by the kernel OOM killer.", "counter",
                [("", memory.kernelOOMKills.map { Double($0) })])
         metric("memory_usage_bytes", "Cgroup memory usage, page cache included.", "gauge", [("", memory.usage.map { Double($0) })])
@@ -32,6 +34,8 @@ public enum MetricsText {
         metric("memory_soft_limit_bytes", "Soft limit (memory.soft_limit_in_bytes or memory.low).", "gauge",
                [("", memory.softLimit.map { Double($0) })])
         metric("memory_trigger_bytes", "Unreclaimable memory at which the command is stopped.", "gauge", [("", memory.trigger.map { Double($0) })])
+        metric("memory_shed_level_bytes", "Unreclaimable memory from which the shed kills the connection holding the most.", "gauge",
+               [("", memory.shedLevel.map { Double($0) })])
         metric("memory_guard_on", "1 when the memory guard is armed.", "gauge", [("", memory.guardState == "on" ? 1 : 0)])
         metric("status_updated_timestamp_seconds", "When this file was written.", "gauge",
                [("", Double(status.updatedAt.secondsSinceEpoch) + Double(status.updatedAt.nanoseconds) / 1e9)])

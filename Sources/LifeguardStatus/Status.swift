@@ -37,6 +37,8 @@ public struct Status: Equatable, Sendable {
         public var softLimit: UInt64?
         public var high: UInt64?
         public var trigger: UInt64?
+        /// Where the shed begins; nil when it is off.
+        public var shedLevel: UInt64?
         public var kernelOOMKills: UInt64?
 
         public init() {}
@@ -64,6 +66,8 @@ public struct Status: Equatable, Sendable {
     public var command: String?
     public var restarts = 0
     public var memoryStops = 0
+    /// Connections or statements the shed killed since Lifeguard started.
+    public var shedKills = 0
     public var startedAt = WallClockTime(secondsSinceEpoch: 0)
     public var updatedAt = WallClockTime(secondsSinceEpoch: 0)
     /// `updatedAt` on CLOCK_MONOTONIC, with the boot it belongs to: staleness that ignores wall-clock jumps.
@@ -127,6 +131,7 @@ public struct Status: Equatable, Sendable {
         key("command"); string(command)
         key("restarts"); integer(Int64(restarts))
         key("memory_stops"); integer(Int64(memoryStops))
+        key("shed_kills"); integer(Int64(shedKills))
         key("started_at"); time(startedAt)
         key("updated_at"); time(updatedAt)
         key("updated_monotonic_ns"); integer(updatedMonotonic?.nanoseconds)
@@ -153,6 +158,7 @@ public struct Status: Equatable, Sendable {
         key("soft_limit_bytes", "    "); number(memory.softLimit)
         key("high_bytes", "    "); number(memory.high)
         key("trigger_bytes", "    "); number(memory.trigger)
+        key("shed_level_bytes", "    "); number(memory.shedLevel)
         key("kernel_oom_kills", "    "); number(memory.kernelOOMKills)
         writer.append("\n  }")
         first = false
@@ -190,6 +196,7 @@ public struct Status: Equatable, Sendable {
         command = root["command"]?.string
         restarts = (Status.whole(root["restarts"]?.number) as UInt32?).map(Int.init) ?? 0
         memoryStops = (Status.whole(root["memory_stops"]?.number) as UInt32?).map(Int.init) ?? 0
+        shedKills = (Status.whole(root["shed_kills"]?.number) as UInt32?).map(Int.init) ?? 0
         startedAt = root["started_at"]?.string.flatMap(WallClockTime.parseRFC3339) ?? updated
         updatedMonotonic = Status.whole(root["updated_monotonic_ns"]?.number).map { MonotonicInstant(nanoseconds: $0) }
         bootID = root["boot_id"]?.string
@@ -214,6 +221,7 @@ public struct Status: Equatable, Sendable {
             memory.softLimit = bytes("soft_limit_bytes")
             memory.high = bytes("high_bytes")
             memory.trigger = bytes("trigger_bytes")
+            memory.shedLevel = bytes("shed_level_bytes")
             memory.kernelOOMKills = bytes("kernel_oom_kills")
         }
         if let event = root["last_event"], let reason = event["reason"]?.string {

@@ -45,8 +45,13 @@ public enum Supervision {
         let spawner = ChildSpawner(arguments: configuration.command,
                                    environment: childEnvironment(environment, notifySocket: health.notify?.path),
                                    signalState: signalState)
+        var shedding: Shedding?
+        if let memory, health.link != nil, configuration.shedAt != .off {
+            memory.shedSetting = configuration.shedAt
+            shedding = Shedding(minimum: configuration.shedMinimum)
+        }
         let loop = SupervisorLoop(machine: machine, spawner: spawner, signals: channel, logger: logger,
-                                  isInit: isInit, memory: memory, health: health)
+                                  isInit: isInit, memory: memory, health: health, shedding: shedding)
         loop.run()
     }
 

@@ -72,31 +72,61 @@ extension RealSystemTests {
             }
         }
 
-        /// One attempt of the link, driven as the loop drives it (poll its descriptor, advance).
-        func attempt(_ link: ServerLink) -> ServerLink.Outcome? {
-            if let outcome = link.begin(now: .now()) { return outcome }
+        /// Drives the link as the loop does (poll its descriptor, advance) until `done` says so for the
+        /// events so far, or 10 s.
+        func drive(_ link: ServerLink, until done: ([ServerLink.Event]) -> Bool) -> [ServerLink.Event] {
+            var events: [ServerLink.Event] = []
             let deadline = MonotonicInstant.now() + .seconds(10)
-            while let descriptor = link.pollDescriptor, MonotonicInstant.now() < deadline {
+            while !done(events), let descriptor = link.pollDescriptor, MonotonicInstant.now() < deadline {
                 var entry = pollfd(fd: descriptor.rawValue, events: link.pollEvents, revents: 0)
                 _ = poll(&entry, 1, 100)
-                if let outcome = link.advance(now: .now()) { return outcome }
+                events += link.advance(now: .now())
             }
+            return events
+        }
+
+        /// One attempt: what the link says about it (nil: nothing new).
+        func attempt(_ link: ServerLink) -> ServerLink.Outcome? {
+            if let outcome = link.begin(now: .now()) { return outcome }
+            for case .outcome(let outcome) in drive(link, until: { !$0.isEmpty }) { return outcome }
             return nil
         }
 
-        @Test("the link: no account is said once with the server's reason; the account added, it works, said once too")
+        @Test("the link: no account is said once with the server's reason, retried later and later; the account added, it works and stays open")
         func link() throws {
             try withServer { server in
                 let link = ServerLink(socketPath: server.socket, peerUserID: nil)
-                #expect(attempt(link) == .unavailable("1045 Access denied for user 'lifeguard'@'localhost' (using password: NO)"))
-                #expect(attempt(link) == nil, "the same outcome again is not news")
-                #expect(link.lastOutcome == .unavailable("1045 Access denied for user 'lifeguard'@'localhost' (using password: NO)"))
+                let denied = ServerLink.Outcome.unavailable("1045 Access denied for user 'lifeguard'@'localhost' (using password: NO)")
+                let before = MonotonicInstant.now()
+                #expect(attempt(link) == denied)
+                #expect(link.pollDescriptor == nil && !link.canSend)
+                let firstRetry = try #require(link.nextAttempt) - before
+                #expect(firstRetry >= ServerLink.retryDelay && firstRetry < ServerLink.retryDelay + .seconds(2), "\(firstRetry)")
+                // The retry, as the loop makes it once it is due: the same outcome is not news, and the next wait is twice as long.
+                let retryDue = try #require(link.nextAttempt)
+                #expect(link.advance(now: retryDue).isEmpty)
+                let retried = MonotonicInstant.now()
+                _ = drive(link) { !$0.isEmpty }
+                #expect(link.lastOutcome == denied)
+                let secondRetry = try #require(link.nextAttempt) - retried
+                #expect(secondRetry >= ServerLink.retryDelay * 2 && secondRetry < ServerLink.retryDelay * 2 + .seconds(2), "\(secondRetry)")
                 // (A native account with no password stands in for unix_socket here: the link sends no password either way.)
                 #expect(try server.query("create user lifeguard@localhost; grant process on *.* to lifeguard@localhost").code == 0)
                 guard case .available(let version, _)? = attempt(link) else { throw TestFailure("not available: \(String(describing: link.lastOutcome))") }
-                #expect(version.contains("MariaDB"))
-                #expect(attempt(link) == nil)
-                #expect(link.pollDescriptor == nil, "the connection is closed after the check")
+                #expect(version.contains("MariaDB") && link.flavor == .mariadb)
+                #expect(link.pollDescriptor != nil && link.canSend && link.nextAttempt == nil, "the connection stays open")
+                link.send("select current_user()")
+                #expect(!link.canSend, "one command at a time")
+                #expect(drive(link) { !$0.isEmpty } == [.result(.rows(columns: ["current_user()"], rows: [["lifeguard@localhost"]]))])
+                // The server drops it (an operator's KILL): no command was in flight, so nothing is lost; it says so and retries.
+                #expect(try server.query("kill user lifeguard").code == 0)
+                let lost = drive(link) { !$0.isEmpty }
+                guard case .outcome(.unavailable)? = lost.first, lost.count == 1 else { throw TestFailure("\(lost)") }
+                #expect(link.nextAttempt != nil && link.pollDescriptor == nil)
+                #expect(attempt(link) != nil, "working again is news")
+                link.end()
+                #expect(link.pollDescriptor == nil && link.nextAttempt == nil)
+                usleep(200_000)
                 #expect(!server.log.contains("Aborted connection"), "COM_QUIT said goodbye: \(server.log.suffix(1000))")
             }
         }

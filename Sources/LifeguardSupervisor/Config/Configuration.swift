@@ -35,6 +35,9 @@ public struct Configuration: Sendable, Equatable {
     public var readyAddress: ReadyAddress?
     /// Lifeguard's own connection to the server (`ServerLink`), and the entrypoint's account for it.
     public var serverAccount = false
+    /// Where the shed begins, and the least a connection must hold to be killed (`Shedder`).
+    public var shedAt: ShedSetting = .percentOfTrigger(90)
+    public var shedMinimum: ShedSetting = .percentOfTrigger(10)
     public var logFormat: LogFormat = .logfmt
     public var logLevel: LogLevel = .info
     /// COMMAND and its arguments.

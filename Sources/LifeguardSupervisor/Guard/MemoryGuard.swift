@@ -75,6 +75,14 @@ public final class MemoryGuard {
     /// The trigger in bytes, when the guard is on.
     public var trigger: UInt64? { policy?.trigger }
 
+    /// Where the shed begins (`Shedder`), relative to the trigger; off unless the loop sheds.
+    public var shedSetting = ShedSetting.off {
+        didSet { shedLevel = trigger.flatMap(shedSetting.resolve(trigger:)) }
+    }
+    /// The shed level in bytes: samples at or above it read memory.stat, since only an exact
+    /// reading may lead to a kill. Kept as a stored value: `sample` computes nothing it need not.
+    public private(set) var shedLevel: UInt64?
+
     /// Descriptors the loop polls: readable (eventfd) or POLLPRI (v2 memory.events) means "look now".
     public var notificationDescriptors: [(FileDescriptor, Int16)] {
         var result: [(FileDescriptor, Int16)] = []
@@ -110,10 +118,12 @@ public final class MemoryGuard {
                 if let hard = newLimits.hard, resolved >= hard {
                     events.append(.triggerNotBelowLimit(trigger: resolved, hardLimit: hard))
                 }
+                shedLevel = shedSetting.resolve(trigger: resolved)
                 if let exactThreshold = policy?.exactThreshold { armUsageThreshold(at: exactThreshold) }
                 if samplingWanted && nextSample == nil { nextSample = now }
             } else {
                 policy = nil
+                shedLevel = nil
                 nextSample = nil
                 if cgroup.location.version == .v1 { cgroup.countedWritesCap = 0 }
                 if usageThreshold != nil { notificationGeneration += 1 }
@@ -167,7 +177,7 @@ public final class MemoryGuard {
         guard policy != nil else { return nil }
         if let planned = nextSample { lastSampleDelay = now - planned }
         var reading = cgroup.read(exact: false)
-        if let usage = reading?.usage, policy?.needsExactReading(usage: usage) == true {
+        if let usage = reading?.usage, policy?.needsExactReading(usage: usage) == true || usage >= shedLevel ?? .max {
             // Not `reading.flatMap(cgroup.completed)`: a method reference is a closure, an allocation.
             if let usageOnly = reading { reading = cgroup.completed(usageOnly) }
         }

@@ -32,6 +32,7 @@ extension SupervisorLoop {
             case .stopSampling:
                 memory?.stopSampling()
                 health.link?.end()
+                shedding?.abandon()
             case .beginReadiness(let pid):
                 health.childStarted(pid: pid, now: now)
             case .endReadiness:
@@ -74,7 +75,10 @@ extension SupervisorLoop {
             if let outcome = health.link?.begin(now: .now()) { logServerLink(outcome) }
         }
         // A stop drops Lifeguard's own connection at once (after the signal: nothing waits for it).
-        if case .stopBegan = event { health.link?.end() }
+        if case .stopBegan = event {
+            health.link?.end()
+            shedding?.abandon()
+        }
         logger.log(event.logLevel, event.logMessage, event.logFields)
         if let (reason, detail) = event.statusEvent { health.record(reason: reason, detail: detail) }
         statusDirty = true

@@ -13,6 +13,7 @@ extension SupervisorLoop {
         // `command` is the command's name here; what runs now is read when the status is written.
         status.restarts = machine.restarts
         status.memoryStops = machine.memoryStops
+        status.shedKills = shedding?.kills ?? 0
         status.readiness = machine.readiness?.rawValue
         status.readySince = machine.readiness == nil ? nil : health.readySince
         status.serverVersion = health.serverVersion
@@ -37,6 +38,7 @@ extension SupervisorLoop {
             status.memory.softLimit = memory.limits.soft
             status.memory.high = memory.limits.high
             status.memory.trigger = memory.trigger
+            status.memory.shedLevel = shedding == nil ? nil : memory.shedLevel
             status.memory.kernelOOMKills = memory.kernelOOMKills
         } else {
             status.memory.guardReason = "no cgroup memory controller"

@@ -21,6 +21,8 @@ public final class SupervisorLoop {
     let isInit: Bool
     let memory: MemoryGuard?
     let health: Health
+    /// Killing the runaway connection before the stop; nil without Lifeguard's own connection.
+    let shedding: Shedding?
     private var pollSet = PollSet()
     /// The memory guard's descriptors as last put in the poll set (`MemoryGuard.notificationGeneration`).
     private var memoryGeneration = -1
@@ -36,7 +38,8 @@ public final class SupervisorLoop {
     private var waitFailing = false
 
     public init(machine: Supervisor, spawner: ChildSpawner, signals: consuming SignalChannel, logger: Logger,
-                isInit: Bool, memory: MemoryGuard?, health: Health = Health(), now: MonotonicInstant = .now()) {
+                isInit: Bool, memory: MemoryGuard?, health: Health = Health(), shedding: Shedding? = nil,
+                now: MonotonicInstant = .now()) {
         self.machine = machine
         self.spawner = spawner
         self.signals = signals
@@ -44,6 +47,7 @@ public final class SupervisorLoop {
         self.isInit = isInit
         self.memory = memory
         self.health = health
+        self.shedding = health.link == nil ? nil : shedding
         settleAt = now + .seconds(5)
         pollSet.replace(.signals, with: [(self.signals.descriptor, Int16(POLLIN))])
         pollSet.replace(.notify, with: health.notify.map { [($0.descriptor, Int16(POLLIN))] } ?? [])
@@ -78,11 +82,17 @@ public final class SupervisorLoop {
         let woken = waitForEvents(until: nextWake())
         let now = MonotonicInstant.now()
         if woken.contains(.memory) { memoryNotified(now: now) }
-        if let due = memory?.nextSample, now >= due { sampleMemory(now: now) }
+        var sampled = woken.contains(.memory)
+        if let due = memory?.nextSample, now >= due {
+            sampleMemory(now: now)
+            sampled = true
+        }
         if woken.contains(.signals) { signalsArrived(now: now) }
         if woken.contains(.notify) { notifyArrived(now: now) }
         readinessStep(now: now)
         if let link = health.link, woken.contains(.server) || link.nextWake.map({ now >= $0 }) == true { serverLinkStep(link, now: now) }
+        // The shed looks at each new sample, and at the end of its cool-downs and deadlines.
+        if sampled || shedding?.shedder.nextWake.map({ now >= $0 }) == true { shedStep(now: now) }
         if let deadline = machine.nextDeadline, now >= deadline { perform(machine.deadlineReached(now: now), now: now) }
         if now >= health.reporter.nextWrite { housekeeping(now: now) }
         if statusDirty { writeStatus(now: now) }
@@ -95,6 +105,7 @@ public final class SupervisorLoop {
         if let sample = memory?.nextSample { wake = min(wake, sample) }
         if let probe = health.prober?.nextWake { wake = min(wake, probe) }
         if let link = health.link?.nextWake { wake = min(wake, link) }
+        if let shed = shedding?.shedder.nextWake { wake = min(wake, shed) }
         if let settleAt { wake = min(wake, settleAt) }
         return wake
     }
@@ -199,7 +210,9 @@ public final class SupervisorLoop {
 
     /// Lifeguard's own connection: its socket or its deadline.
     private func serverLinkStep(_ link: ServerLink, now: MonotonicInstant) {
-        if let outcome = link.advance(now: now) { logServerLink(outcome) }
+        for event in link.advance(now: now) {
+            if case .outcome(let outcome) = event { logServerLink(outcome) } else { shedAnswered(event, now: now) }
+        }
     }
 
     func logServerLink(_ outcome: ServerLink.Outcome) {
@@ -208,7 +221,7 @@ public final class SupervisorLoop {
             logger.info("Lifeguard's own connection to the server works", [("account", .string(ServerLink.user + "@localhost")),
                                                                            ("server_version", .string(version))])
         case .unavailable(let reason):
-            logger.warn("Lifeguard's own connection to the server does not work (the memory guard needs none)",
+            logger.warn("Lifeguard's own connection to the server does not work: no shedding (the memory stop needs no connection)",
                         [("account", .string(ServerLink.user + "@localhost")), ("reason", .string(reason)),
                          ("hint", "README: Lifeguard's own account")])
         }

@@ -4,29 +4,54 @@ import LifeguardSystem
 
 /// Lifeguard's own way into the server: the account lifeguard@localhost over the server's unix
 /// socket, with no password (the server authenticates the socket's peer: the OS user `lifeguard`,
-/// whom Lifeguard, as root, becomes for the connect alone). Each time the server becomes ready,
-/// the link connects once and says whether that works, once per change, so that an operator learns
-/// at start, not in an emergency, that the account is missing. What needs the link (shedding a
-/// runaway connection, re-checking readiness) builds on it; the memory stop never does: the link is
-/// non-blocking, and dropped (`end`) the moment a stop begins.
+/// whom Lifeguard, as root, becomes for the connect alone). From the moment the server is ready the
+/// link keeps one connection open (reconnecting after `retryDelay` when it is lost) and says whether
+/// that works, once per change, so that an operator learns at start, not in an emergency, that the
+/// account is missing. The shed sends its questions over it, one command at a time. The memory stop
+/// never needs it: the link is non-blocking, and dropped (`end`) the moment a stop begins.
 public final class ServerLink {
     public enum Outcome: Equatable, Sendable {
         case available(serverVersion: String, connectionID: UInt32)
         case unavailable(String)
     }
 
+    public enum Event: Equatable, Sendable {
+        /// Whether the link works, when that changed.
+        case outcome(Outcome)
+        /// The answer to the command in flight.
+        case result(ClientSession.QueryResult)
+        case pong
+        /// The connection was lost with a command in flight: it will get no answer.
+        case lost(String)
+    }
+
     /// The account's name, and the OS user it authenticates as.
     public static let user = "lifeguard"
     /// How long one attempt may take before it counts as failed.
     public static let attemptTimeout: Duration = .seconds(5)
+    /// After a failed attempt or a lost connection, the wait before the next attempt: doubled after
+    /// each failure in a row up to `maximumRetryDelay` (a missing account must not fill the server's
+    /// log with a denied login every few seconds), back to this after a success.
+    public static let retryDelay: Duration = .seconds(5)
+    public static let maximumRetryDelay: Duration = .seconds(300)
 
     public let socketPath: String
     /// The OS user the server must see, when Lifeguard can become it (root, and the user exists).
     public let peerUserID: uid_t?
     private var connection: ServerConnection?
+    /// Authenticated: commands may be sent.
+    private var connected = false
+    private var commandInFlight = false
+    /// The server is ready: keep a connection.
+    private var wanted = false
     private var deadline: MonotonicInstant?
+    private var retryAt: MonotonicInstant?
+    /// Attempts that failed in a row.
+    private var failures = 0
     /// The last outcome, to say each change once.
     public private(set) var lastOutcome: Outcome?
+    /// The server's flavour, from the greeting of the open connection.
+    public private(set) var flavor: RunawayQuery.Flavor?
 
     public init(socketPath: String, peerUserID: uid_t?) {
         self.socketPath = socketPath
@@ -42,51 +67,118 @@ public final class ServerLink {
 
     deinit { end() }
 
-    /// The server is ready: connect now (an attempt in flight is dropped first).
+    /// The server is ready: connect now (a connection already open is replaced).
     public func begin(now: MonotonicInstant) -> Outcome? {
-        end()
+        drop()
+        wanted = true
+        failures = 0
+        retryAt = nil
+        return connect(now: now)
+    }
+
+    /// The server stops or is gone: drop the connection at once (nothing waits for the server).
+    public func end() {
+        wanted = false
+        retryAt = nil
+        drop()
+    }
+
+    /// Drops the connection (a command that got no answer in time cannot be taken back) and tries
+    /// again after `retryDelay` while the server is wanted.
+    public func reconnect(now: MonotonicInstant) {
+        drop()
+        scheduleRetry(now: now)
+    }
+
+    private func scheduleRetry(now: MonotonicInstant) {
+        guard wanted else { return }
+        failures += 1
+        let delay = Self.retryDelay.seconds * Double(1 << min(failures - 1, 16))
+        retryAt = now + .exactly(nanoseconds: Int64(min(delay, Self.maximumRetryDelay.seconds) * 1e9))
+    }
+
+    /// When the next attempt is due after a failure; nil while connected or not wanted.
+    public var nextAttempt: MonotonicInstant? { retryAt }
+
+    /// Open, authenticated, and no command in flight.
+    public var canSend: Bool { connected && !commandInFlight && connection?.isIdle == true }
+
+    /// Sends a text query; its answer comes back from `advance` as `.result`. Only when `canSend`.
+    public func send(_ sql: String) {
+        guard canSend, let connection else { return }
+        commandInFlight = true
+        connection.query(sql)
+        _ = connection.service()  // write now: the answer may be a poll away
+    }
+
+    public var nextWake: MonotonicInstant? {
+        switch (deadline, retryAt) {
+        case (let deadline?, let retry?): return min(deadline, retry)
+        case (let deadline?, nil): return deadline
+        case (nil, let retry): return retry
+        }
+    }
+
+    public var pollDescriptor: FileDescriptor? { connection?.descriptor }
+    public var pollEvents: Int16 { connection?.pollEvents ?? Int16(POLLIN) }
+
+    /// Services the connection (when polled ready), its deadline and the retry: the events that makes.
+    public func advance(now: MonotonicInstant) -> [Event] {
+        var events: [Event] = []
+        if connection == nil, wanted, let retryAt, now >= retryAt {
+            self.retryAt = nil
+            if let outcome = connect(now: now) { events.append(.outcome(outcome)) }
+        }
+        guard let connection else { return events }
+        for event in connection.service() {
+            switch event {
+            case .connected(let greeting):
+                connected = true
+                deadline = nil
+                failures = 0
+                flavor = RunawayQuery.Flavor(serverVersion: greeting.serverVersion)
+                if let outcome = settle(.available(serverVersion: greeting.serverVersion, connectionID: greeting.connectionID)) {
+                    events.append(.outcome(outcome))
+                }
+            case .failed(let failure):
+                if commandInFlight { events.append(.lost(Self.describe(failure))) }
+                reconnect(now: now)
+                if let outcome = settle(.unavailable(Self.describe(failure))) { events.append(.outcome(outcome)) }
+                return events
+            case .result(let result):
+                commandInFlight = false
+                events.append(.result(result))
+            case .pong:
+                commandInFlight = false
+                events.append(.pong)
+            }
+        }
+        if let deadline, now >= deadline {
+            reconnect(now: now)
+            if let outcome = settle(.unavailable("no answer within \(Self.attemptTimeout)")) { events.append(.outcome(outcome)) }
+        }
+        return events
+    }
+
+    private func connect(now: MonotonicInstant) -> Outcome? {
         do {
-            let opened = try ServerConnection(path: socketPath, user: Self.user, peerUserID: peerUserID)
-            connection = opened
+            connection = try ServerConnection(path: socketPath, user: Self.user, peerUserID: peerUserID)
             deadline = now + Self.attemptTimeout
             return nil
         } catch {
+            scheduleRetry(now: now)
             return settle(.unavailable("cannot connect to \(socketPath): \(error)"))
         }
     }
 
-    /// The server stops or is gone: drop the connection at once (no goodbye: nothing may wait).
-    public func end() {
-        connection?.close()
+    /// COM_QUIT when idle (one non-blocking write: the server then logs no aborted connection), and close.
+    private func drop() {
+        connection?.quit()
         connection = nil
+        connected = false
+        commandInFlight = false
         deadline = nil
-    }
-
-    public var nextWake: MonotonicInstant? { deadline }
-    public var pollDescriptor: FileDescriptor? { connection?.descriptor }
-    public var pollEvents: Int16 { connection?.pollEvents ?? Int16(POLLIN) }
-
-    /// Services the connection (when polled ready) and its deadline: an outcome when it is a new one.
-    public func advance(now: MonotonicInstant) -> Outcome? {
-        guard let connection else { return nil }
-        for event in connection.service() {
-            switch event {
-            case .connected(let greeting):
-                connection.quit()
-                end()
-                return settle(.available(serverVersion: greeting.serverVersion, connectionID: greeting.connectionID))
-            case .failed(let failure):
-                end()
-                return settle(.unavailable(Self.describe(failure)))
-            case .result, .pong:
-                break
-            }
-        }
-        if let deadline, now >= deadline {
-            end()
-            return settle(.unavailable("no answer within \(Self.attemptTimeout)"))
-        }
-        return nil
+        flavor = nil
     }
 
     private func settle(_ outcome: Outcome) -> Outcome? {
