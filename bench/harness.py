@@ -25,6 +25,7 @@ SECTIONS = {
     "restart": "restart",
     "reclaim": "reclaim",
     "false-stops": "false_stops",
+    "runaway": "runaway",
 }
 
 
