@@ -7,6 +7,9 @@ public enum ServiceState: String, Sendable, Equatable, CaseIterable {
     /// A liveness probe passes: InnoDB crash recovery must not be killed.
     case starting
     case ready
+    /// Was ready, but Lifeguard's own connection has had no answer several times in a row (a wedged
+    /// server): readiness fails, liveness passes (a busy server is not killed for being slow).
+    case unresponsive
     /// A graceful stop is under way (Lifeguard's, or the server's own shutdown).
     case stopping
     /// Between a stop and the next start.

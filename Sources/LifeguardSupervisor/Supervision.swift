@@ -103,9 +103,12 @@ public enum Supervision {
                                ("ready_address", .string(address.description))])
         var link: ServerLink?
         if configuration.serverAccount, case .unix(let path) = address {
-            link = ServerLink(socketPath: path, peerUserID: ServerLink.peerUserID())
+            link = ServerLink(socketPath: path, peerUserID: ServerLink.peerUserID(),
+                              retryDelay: configuration.serverCheckInterval, attemptTimeout: configuration.serverCheckInterval)
         }
-        return Health(notify: notify, prober: prober, link: link, reporter: reporter, output: output.isRunning ? output : nil, base: base)
+        let health = Health(notify: notify, prober: prober, link: link, reporter: reporter, output: output.isRunning ? output : nil, base: base)
+        health.check = ResponseCheck(interval: configuration.serverCheckInterval, timeout: configuration.serverCheckInterval)
+        return health
     }
 
     /// Finds the memory cgroup and opens its files; nil (a plain init, said once) without a controller.

@@ -43,6 +43,45 @@ extension RealSystemTests {
             #expect(server.logCount("Aborted connection") == 0, "no probe connection when the server notifies")
         }
 
+        /// A wedged server (SIGSTOP: it accepts connections into the socket's backlog and answers none)
+        /// stays "ready" when readiness is decided once. With Lifeguard's connection it turns
+        /// unresponsive after three unanswered checks, and ready again at its next answer.
+        @Test("readiness that stays true: SIGSTOP makes the server unresponsive (probe --ready fails, --live passes), SIGCONT ready again")
+        func unresponsive() throws {
+            let server = try MariaDB()
+            let (directory, file) = try statusFile()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let lifeguard = try Supervised(.pid1, ["--status-file", file, "--status-interval", "0.2", "--server-account",
+                                                   "--server-check-interval", "0.5"] + server.serverCommand())
+            let ready = try #require(StatusFileTests.waitForState(.ready, in: file, timeout: .seconds(60)), "\(lifeguard.stderr)")
+            // The server's pid in this namespace (the status file's is in Lifeguard's).
+            let mariadbd = try #require(Supervised.firstChild(of: lifeguard.lifeguardPID))
+            // (A native account with no password stands in for unix_socket: Lifeguard sends none either way.)
+            #expect(try server.query("create user lifeguard@localhost; grant process, connection admin on *.* to lifeguard@localhost").code == 0)
+            let deadline = MonotonicInstant.now() + .seconds(10)
+            while !lifeguard.stderr.contains("Lifeguard's own connection to the server works"), MonotonicInstant.now() < deadline { usleep(50_000) }
+            #expect(lifeguard.stderr.contains("Lifeguard's own connection to the server works"), "\(lifeguard.stderr)")
+            usleep(2_000_000)
+            #expect(StatusFileTests.status(file)?.state == .ready, "answering pings: still ready")
+            let stopped = MonotonicInstant.now()
+            kill(mariadbd, SIGSTOP)
+            let lost = StatusFileTests.waitForState(.unresponsive, in: file, timeout: .seconds(15))
+            let after = MonotonicInstant.now() - stopped
+            let probes = (ready: try StatusFileTests.probe(["--ready", "--status-file", file]).code,
+                          live: try StatusFileTests.probe(["--live", "--status-file", file]).code)
+            kill(mariadbd, SIGCONT)
+            #expect(probes.ready != 0 && probes.live == 0, "\(probes)")
+            let wedged = try #require(lost, "never unresponsive: \(lifeguard.stderr)")
+            #expect(after < .seconds(6), "three checks of 0.5 s and their retries: \(after)")
+            #expect(wedged.lastEvent?.reason == "unresponsive" && wedged.childPID == ready.childPID)
+            #expect(lifeguard.stderr.contains("not ready: the server does not answer Lifeguard's own connection"))
+            let back = try #require(StatusFileTests.waitForState(.ready, in: file, timeout: .seconds(15)), "\(lifeguard.stderr)")
+            #expect(back.lastEvent?.reason == "answering" && back.childPID == ready.childPID && back.restarts == 0)
+            #expect(try StatusFileTests.probe(["--ready", "--status-file", file]).code == 0)
+            lifeguard.send(SIGTERM)
+            #expect(lifeguard.exitCode(timeout: .seconds(60)) == 0)
+        }
+
         @Test("ready by the handshake when the server cannot notify: unix socket and TCP", arguments: [false, true])
         func readyByHandshake(overTCP: Bool) throws {
             let server = try MariaDB()

@@ -17,6 +17,7 @@ struct BadInputTests {
         "LIFEGUARD_GRACE_PERIOD": ["0", "0s", "99999999999999999999", "9999999999h", "5sec", "5 s", "5d", "1e3", "1..5", "-0"],
         "LIFEGUARD_PROCESS_GROUP": ["2", "ture", "yes please", "99999999999999999999"],
         "LIFEGUARD_SERVER_ACCOUNT": ["2", "enabled", "on please", ""],
+        "LIFEGUARD_SERVER_CHECK_INTERVAL": ["0", "99ms", "0.05", "99999999999999999999", "5 s", "5sec"],
         "LIFEGUARD_SHED_AT": ["0", "0M", "0%", "101%", "90 %", "%", "99999999999999999999", "offf", "auto", "90M/s"],
         "LIFEGUARD_SHED_MINIMUM": ["0", "0%", "101%", "off", "10 %", "99999999999999999999T", "10pc"],
         "LIFEGUARD_MEMORY_LIMIT": ["0", "0M", "0%", "101%", "95 %", "%", "99999999999999999999", "99999999999T", "240MBs",

@@ -35,6 +35,8 @@ public struct Configuration: Sendable, Equatable {
     public var readyAddress: ReadyAddress?
     /// Lifeguard's own connection to the server (`ServerLink`), and the entrypoint's account for it.
     public var serverAccount = false
+    /// How often Lifeguard's connection pings the ready server, and how long each answer may take.
+    public var serverCheckInterval: Duration = .seconds(5)
     /// Where the shed begins, and the least a connection must hold to be killed (`Shedder`).
     public var shedAt: ShedSetting = .percentOfTrigger(90)
     public var shedMinimum: ShedSetting = .percentOfTrigger(10)

@@ -68,6 +68,10 @@ public enum SupervisorEvent: Equatable, Sendable {
     case ready(ReadinessSource)
     /// The command said (STOPPING=1) that it is shutting down by itself.
     case serverStopping
+    /// Ready, then no answer on Lifeguard's own connection `failures` times in a row: not ready.
+    case unresponsive(failures: Int)
+    /// It answers again: ready.
+    case answeringAgain
     /// The command exited with the restart exit code (LIFEGUARD_RESTART_EXIT_CODE; 16 is MySQL's
     /// RESTART statement): it is started again at once.
     case restartRequested(exitCode: Int32)

@@ -8,7 +8,7 @@ extension SupervisorEvent {
         switch self {
         case .signalForwarded, .orphansReaped: return .debug
         case .spawnFailed, .gracePeriodExpired, .remainingAbandoned, .restartLimitReached, .crashed: return .error
-        case .remainingKilled: return .warn
+        case .remainingKilled, .unresponsive: return .warn
         case .stopBegan(.memory, _, _): return .warn
         case .childExited(_, let status): return status.isSuccess ? .info : .warn
         default: return .info
@@ -31,6 +31,8 @@ extension SupervisorEvent {
         case .ready(.notify): return "ready: the command said READY=1"
         case .ready(.handshake): return "ready: the server sent its handshake greeting"
         case .serverStopping: return "the command is shutting down by itself (STOPPING=1)"
+        case .unresponsive: return "not ready: the server does not answer Lifeguard's own connection"
+        case .answeringAgain: return "ready again: the server answers Lifeguard's own connection"
         case .restartRequested(let code): return "the command asked to be restarted (exit code \(code))"
         case .crashed: return "the command crashed (killed by a signal Lifeguard did not send)"
         case .restartScheduled: return "restarting the command"
@@ -53,7 +55,8 @@ extension SupervisorEvent {
         case .orphansReaped(let count): return [("count", LogValue(count))]
         case .remainingSignalled(_, let grace): return [("grace_period_s", .double(grace.seconds))]
         case .restartRequested(let code): return [("exit_code", LogValue(code))]
-        case .remainingKilled, .remainingAbandoned, .ready, .serverStopping: return []
+        case .remainingKilled, .remainingAbandoned, .ready, .serverStopping, .answeringAgain: return []
+        case .unresponsive(let failures): return [("failures_in_a_row", LogValue(failures))]
         case .crashed(let signal): return [("signal", .string(signal.description))]
         case .restartScheduled(let delay, let restarts): return [("delay_s", .double(delay.seconds)), ("restart", LogValue(restarts))]
         case .restartLimitReached(let restarts, let window):

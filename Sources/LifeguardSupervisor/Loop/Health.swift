@@ -10,6 +10,8 @@ public final class Health {
     public let prober: ReadinessProber?
     /// Lifeguard's own connection to the server (a unix-socket ready address only).
     public let link: ServerLink?
+    /// Whether the ready server still answers that connection (readiness that stays true).
+    public var check = ResponseCheck()
     public let reporter: StatusReporter
     /// Where the status and log writes happen (nil: in the loop itself).
     public let output: OutputThread?

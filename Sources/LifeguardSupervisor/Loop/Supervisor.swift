@@ -86,6 +86,8 @@ public struct Supervisor: Sendable {
     public private(set) var readiness: ReadinessSource?
     /// The running child said STOPPING=1: it is shutting down by itself.
     public private(set) var childStopping = false
+    /// Ready, then no answer on Lifeguard's own connection several times in a row.
+    public private(set) var unresponsive = false
     /// A stop was asked from outside: whatever else happens, Lifeguard exits after it.
     private var exitRequested = false
     /// The signals Lifeguard sent the running child (bit N: signal N), so that its death by one of
@@ -109,7 +111,10 @@ public struct Supervisor: Sendable {
     public var serviceState: ServiceState {
         switch phase {
         case .idle, .spawning: return .starting
-        case .running: return childStopping ? .stopping : (readiness != nil ? .ready : .starting)
+        case .running:
+            if childStopping { return .stopping }
+            guard readiness != nil else { return .starting }
+            return unresponsive ? .unresponsive : .ready
         case .stopping, .draining: return .stopping
         case .restarting: return .restarting
         case .exited: return .exited
@@ -136,6 +141,7 @@ public struct Supervisor: Sendable {
         phase = .running(pid: pid)
         readiness = nil
         childStopping = false
+        unresponsive = false
         signalsSent = 0
         // Sampling first: a burst can come with the first page the child touches.
         return ActionList(.startSampling, .beginReadiness(pid: pid), .report(.childStarted(pid: pid, restarts: restarts)))
@@ -146,6 +152,20 @@ public struct Supervisor: Sendable {
         guard case .running = phase, readiness == nil, !childStopping else { return ActionList() }
         readiness = source
         return ActionList(.endReadiness, .report(.ready(source)))
+    }
+
+    /// Ready, and Lifeguard's own connection has had no answer `failures` times in a row.
+    public mutating func serverUnresponsive(failures: Int, now: MonotonicInstant) -> ActionList {
+        guard case .running = phase, readiness != nil, !childStopping, !unresponsive else { return ActionList() }
+        unresponsive = true
+        return ActionList(.report(.unresponsive(failures: failures)))
+    }
+
+    /// The server answers Lifeguard's connection again.
+    public mutating func serverAnswering(now: MonotonicInstant) -> ActionList {
+        guard case .running = phase, unresponsive else { return ActionList() }
+        unresponsive = false
+        return ActionList(.report(.answeringAgain))
     }
 
     /// The running child said STOPPING=1: its own shutdown (SHUTDOWN, mysqladmin shutdown) began.

@@ -31,8 +31,7 @@ extension SupervisorLoop {
                 }
             case .stopSampling:
                 memory?.stopSampling()
-                health.link?.end()
-                shedding?.abandon()
+                serverGone()
             case .beginReadiness(let pid):
                 health.childStarted(pid: pid, now: now)
             case .endReadiness:
@@ -72,12 +71,12 @@ extension SupervisorLoop {
     private func report(_ event: SupervisorEvent) {
         if case .ready = event {
             health.readySince = .now()
-            if let outcome = health.link?.begin(now: .now()) { logServerLink(outcome) }
+            serverReady(now: .now())
         }
         // A stop drops Lifeguard's own connection at once (after the signal: nothing waits for it).
-        if case .stopBegan = event {
-            health.link?.end()
-            shedding?.abandon()
+        switch event {
+        case .stopBegan, .serverStopping: serverGone()
+        default: break
         }
         logger.log(event.logLevel, event.logMessage, event.logFields)
         if let (reason, detail) = event.statusEvent { health.record(reason: reason, detail: detail) }

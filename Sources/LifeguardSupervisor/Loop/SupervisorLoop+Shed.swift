@@ -55,7 +55,7 @@ extension SupervisorLoop {
         case (.lost(let reason), _):
             shedding.question = nil
             actions = shedding.shedder.questionFailed("the connection was lost: \(reason)", now: now)
-        case (.outcome, _), (.pong, _):
+        case (.outcome, _), (.pong, _), (.heard, _), (.unheard, _):
             return
         }
         performShed(actions, now: now)
@@ -90,6 +90,7 @@ extension SupervisorLoop {
             case .dropConnection:
                 shedding.question = nil
                 link.reconnect(now: now)
+                checkChanged(health.check.unheard("no answer to the shed's question within \(shedding.shedder.settings.answerTimeout)", now: now), now: now)
             case .ended(let seconds, let kills):
                 logger.info("memory back below the shed level", [("seconds", LogValue(seconds)), ("kills", LogValue(kills))])
             }

@@ -66,6 +66,8 @@ extension SupervisorEvent {
         case .childExited(let pid, let status): return ("child_exited", "pid \(pid) \(status)")
         case .ready(let source): return ("ready", "by \(source.rawValue)")
         case .serverStopping: return ("server_stopping", "the command is shutting down by itself")
+        case .unresponsive(let failures): return ("unresponsive", "no answer on Lifeguard's own connection \(failures) times in a row: not ready")
+        case .answeringAgain: return ("answering", "the server answers Lifeguard's own connection again: ready")
         case .restartRequested(let code): return ("restart_requested", "exit code \(code)")
         case .crashed(let signal): return ("crashed", "killed by \(signal), which Lifeguard did not send")
         case .restartScheduled(let delay, let restarts): return ("restart", "restart \(restarts) in \(delay.seconds) s")

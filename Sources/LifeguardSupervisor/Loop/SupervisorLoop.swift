@@ -90,7 +90,7 @@ public final class SupervisorLoop {
         if woken.contains(.signals) { signalsArrived(now: now) }
         if woken.contains(.notify) { notifyArrived(now: now) }
         readinessStep(now: now)
-        if let link = health.link, woken.contains(.server) || link.nextWake.map({ now >= $0 }) == true { serverLinkStep(link, now: now) }
+        if let link = health.link { serverLinkStep(link, woken: woken.contains(.server), now: now) }
         // The shed looks at each new sample, and at the end of its cool-downs and deadlines.
         if sampled || shedding?.shedder.nextWake.map({ now >= $0 }) == true { shedStep(now: now) }
         if let deadline = machine.nextDeadline, now >= deadline { perform(machine.deadlineReached(now: now), now: now) }
@@ -104,7 +104,10 @@ public final class SupervisorLoop {
         if let deadline = machine.nextDeadline { wake = min(wake, deadline) }
         if let sample = memory?.nextSample { wake = min(wake, sample) }
         if let probe = health.prober?.nextWake { wake = min(wake, probe) }
-        if let link = health.link?.nextWake { wake = min(wake, link) }
+        if let link = health.link {
+            if let retry = link.nextWake { wake = min(wake, retry) }
+            if let check = health.check.nextWake(canSend: link.canSend) { wake = min(wake, check) }
+        }
         if let shed = shedding?.shedder.nextWake { wake = min(wake, shed) }
         if let settleAt { wake = min(wake, settleAt) }
         return wake
@@ -205,25 +208,6 @@ public final class SupervisorLoop {
             logger.info("not ready yet", [("reason", .string(reason))])
         case nil:
             break
-        }
-    }
-
-    /// Lifeguard's own connection: its socket or its deadline.
-    private func serverLinkStep(_ link: ServerLink, now: MonotonicInstant) {
-        for event in link.advance(now: now) {
-            if case .outcome(let outcome) = event { logServerLink(outcome) } else { shedAnswered(event, now: now) }
-        }
-    }
-
-    func logServerLink(_ outcome: ServerLink.Outcome) {
-        switch outcome {
-        case .available(let version, _):
-            logger.info("Lifeguard's own connection to the server works", [("account", .string(ServerLink.user + "@localhost")),
-                                                                           ("server_version", .string(version))])
-        case .unavailable(let reason):
-            logger.warn("Lifeguard's own connection to the server does not work: no shedding (the memory stop needs no connection)",
-                        [("account", .string(ServerLink.user + "@localhost")), ("reason", .string(reason)),
-                         ("hint", "README: Lifeguard's own account")])
         }
     }
 

@@ -23,17 +23,24 @@ public final class ServerLink {
         case pong
         /// The connection was lost with a command in flight: it will get no answer.
         case lost(String)
+        /// The server said something (a greeting, an answer, even a refusal): it is alive.
+        case heard
+        /// An attempt or a command got nothing: no connection, no answer in time, the connection lost.
+        case unheard(String)
     }
 
     /// The account's name, and the OS user it authenticates as.
     public static let user = "lifeguard"
-    /// How long one attempt may take before it counts as failed.
-    public static let attemptTimeout: Duration = .seconds(5)
-    /// After a failed attempt or a lost connection, the wait before the next attempt: doubled after
-    /// each failure in a row up to `maximumRetryDelay` (a missing account must not fill the server's
-    /// log with a denied login every few seconds), back to this after a success.
-    public static let retryDelay: Duration = .seconds(5)
+    /// After a refused login, the longest wait before the next attempt (see `retryDelay`).
     public static let maximumRetryDelay: Duration = .seconds(300)
+
+    /// How long one attempt may take before it counts as failed.
+    public let attemptTimeout: Duration
+    /// After a failed attempt or a lost connection, the wait before the next attempt. After a refused
+    /// login (a missing account) it doubles with each refusal in a row, up to `maximumRetryDelay`: the
+    /// server logs every denied login, and an operator who has not added the account must not find
+    /// their error log full of Lifeguard.
+    public let retryDelay: Duration
 
     public let socketPath: String
     /// The OS user the server must see, when Lifeguard can become it (root, and the user exists).
@@ -46,16 +53,18 @@ public final class ServerLink {
     private var wanted = false
     private var deadline: MonotonicInstant?
     private var retryAt: MonotonicInstant?
-    /// Attempts that failed in a row.
-    private var failures = 0
+    /// Logins refused in a row.
+    private var refusals = 0
     /// The last outcome, to say each change once.
     public private(set) var lastOutcome: Outcome?
     /// The server's flavour, from the greeting of the open connection.
     public private(set) var flavor: RunawayQuery.Flavor?
 
-    public init(socketPath: String, peerUserID: uid_t?) {
+    public init(socketPath: String, peerUserID: uid_t?, retryDelay: Duration = .seconds(5), attemptTimeout: Duration = .seconds(5)) {
         self.socketPath = socketPath
         self.peerUserID = peerUserID
+        self.retryDelay = retryDelay
+        self.attemptTimeout = attemptTimeout
     }
 
     /// The OS user `lifeguard` from /etc/passwd when Lifeguard runs as root (it can take on that
@@ -71,7 +80,7 @@ public final class ServerLink {
     public func begin(now: MonotonicInstant) -> Outcome? {
         drop()
         wanted = true
-        failures = 0
+        refusals = 0
         retryAt = nil
         return connect(now: now)
     }
@@ -87,14 +96,14 @@ public final class ServerLink {
     /// again after `retryDelay` while the server is wanted.
     public func reconnect(now: MonotonicInstant) {
         drop()
-        scheduleRetry(now: now)
+        scheduleRetry(now: now, refused: false)
     }
 
-    private func scheduleRetry(now: MonotonicInstant) {
+    private func scheduleRetry(now: MonotonicInstant, refused: Bool) {
         guard wanted else { return }
-        failures += 1
-        let delay = Self.retryDelay.seconds * Double(1 << min(failures - 1, 16))
-        retryAt = now + .exactly(nanoseconds: Int64(min(delay, Self.maximumRetryDelay.seconds) * 1e9))
+        refusals = refused ? refusals + 1 : 0
+        let delay = retryDelay.seconds * Double(1 << min(max(refusals - 1, 0), 16))
+        retryAt = now + .exactly(nanoseconds: Int64(min(delay, max(Self.maximumRetryDelay.seconds, retryDelay.seconds)) * 1e9))
     }
 
     /// When the next attempt is due after a failure; nil while connected or not wanted.
@@ -109,6 +118,14 @@ public final class ServerLink {
         commandInFlight = true
         connection.query(sql)
         _ = connection.service()  // write now: the answer may be a poll away
+    }
+
+    /// COM_PING; its answer comes back from `advance` as `.pong`. Only when `canSend`.
+    public func ping() {
+        guard canSend, let connection else { return }
+        commandInFlight = true
+        connection.ping()
+        _ = connection.service()
     }
 
     public var nextWake: MonotonicInstant? {
@@ -128,34 +145,44 @@ public final class ServerLink {
         if connection == nil, wanted, let retryAt, now >= retryAt {
             self.retryAt = nil
             if let outcome = connect(now: now) { events.append(.outcome(outcome)) }
+            if connection == nil { events.append(.unheard("cannot connect to \(socketPath)")) }
         }
         guard let connection else { return events }
         for event in connection.service() {
             switch event {
             case .connected(let greeting):
+                events.append(.heard)
                 connected = true
                 deadline = nil
-                failures = 0
+                refusals = 0
                 flavor = RunawayQuery.Flavor(serverVersion: greeting.serverVersion)
                 if let outcome = settle(.available(serverVersion: greeting.serverVersion, connectionID: greeting.connectionID)) {
                     events.append(.outcome(outcome))
                 }
             case .failed(let failure):
+                let refused: Bool
+                switch failure {
+                case .authenticationFailed, .passwordRequired: refused = true
+                default: refused = false
+                }
+                events.append(refused ? .heard : .unheard(Self.describe(failure)))
                 if commandInFlight { events.append(.lost(Self.describe(failure))) }
-                reconnect(now: now)
+                drop()
+                scheduleRetry(now: now, refused: refused)
                 if let outcome = settle(.unavailable(Self.describe(failure))) { events.append(.outcome(outcome)) }
                 return events
             case .result(let result):
                 commandInFlight = false
-                events.append(.result(result))
+                events += [.heard, .result(result)]
             case .pong:
                 commandInFlight = false
-                events.append(.pong)
+                events += [.heard, .pong]
             }
         }
         if let deadline, now >= deadline {
+            events.append(.unheard("no answer within \(attemptTimeout)"))
             reconnect(now: now)
-            if let outcome = settle(.unavailable("no answer within \(Self.attemptTimeout)")) { events.append(.outcome(outcome)) }
+            if let outcome = settle(.unavailable("no answer within \(attemptTimeout)")) { events.append(.outcome(outcome)) }
         }
         return events
     }
@@ -163,10 +190,10 @@ public final class ServerLink {
     private func connect(now: MonotonicInstant) -> Outcome? {
         do {
             connection = try ServerConnection(path: socketPath, user: Self.user, peerUserID: peerUserID)
-            deadline = now + Self.attemptTimeout
+            deadline = now + attemptTimeout
             return nil
         } catch {
-            scheduleRetry(now: now)
+            scheduleRetry(now: now, refused: false)
             return settle(.unavailable("cannot connect to \(socketPath): \(error)"))
         }
     }
