@@ -80,7 +80,8 @@ public enum RenderConfigCommand {
         let printed = defaults.flatMap { try? FileDescriptor.readText($0) } ?? ""
         let text: String
         if let offer {
-            let sizing = MySQLSizing(offer: offer)
+            let ownConnection = environment["LIFEGUARD_SERVER_ACCOUNT"].flatMap(ValueParsers.boolean) ?? false
+            let sizing = MySQLSizing(offer: offer, ownConnection: ownConnection)
             text = ConfigTemplate.render(templateText, variables: sizing.variables(for: flavor),
                                          userKeys: ConfigTemplate.userKeys(printDefaultsOutput: printed, arguments: serverArguments),
                                          overrides: ConfigTemplate.overrides(environment: environment))

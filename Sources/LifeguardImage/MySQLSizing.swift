@@ -21,7 +21,11 @@ public enum ServerFlavor: String, Sendable {
 /// - `aria_pagecache_buffer_size`: MariaDB's internal on-disk temporary tables are Aria tables, and
 ///   their cache defaults to 128 MiB, half a small container: offer ÷ 32, between 8 and 128 MiB
 ///   (`loose-`: MySQL has no Aria).
-/// - `max_connections`: offer ÷ 12 MiB (Percona's operator formula), between 10 and 10,000.
+/// - `max_connections`: offer ÷ 12 MiB (Percona's operator formula), between 10 and 10,000, plus one
+///   for Lifeguard's own connection when it has one (`LIFEGUARD_SERVER_ACCOUNT`). Measured on MariaDB
+///   10.11: beyond `max_connections` the server admits exactly one more connection, shared by root and
+///   every CONNECTION ADMIN account; Lifeguard must take neither that one (the operator's way in when
+///   the server is full) nor one of the applications'.
 /// - Per-connection buffers kept at MySQL's defaults (MariaDB's sort buffer default is 2 MiB) and
 ///   in-memory temporary tables at offer ÷ 32, at most 64 MiB, so 21 connections in a 256 MiB
 ///   container cannot take more than the offer left over by the buffer pool.
@@ -64,7 +68,8 @@ public struct MySQLSizing: Equatable, Sendable {
     /// threads, malloc's arenas (MariaDB 10.11: 44 MiB resident at start, about 75 MiB after bulk inserts).
     public static let serverReserve: UInt64 = 64 * mebibyte
 
-    public init(offer: UInt64) {
+    /// `ownConnection`: Lifeguard keeps a connection of its own (one more in `max_connections`).
+    public init(offer: UInt64, ownConnection: Bool = false) {
         let mib = MySQLSizing.mebibyte
         self.offer = offer
         let available = offer > MySQLSizing.serverReserve ? offer - MySQLSizing.serverReserve : 0
@@ -77,7 +82,7 @@ public struct MySQLSizing: Equatable, Sendable {
             bufferPoolChunkSize = half
         }
         bufferPoolSize = bufferPoolChunkSize * bufferPoolInstances
-        maxConnections = min(10_000, max(10, offer / (12 * mib)))
+        maxConnections = min(10_000, max(10, offer / (12 * mib))) + (ownConnection ? 1 : 0)
         temporaryTableSize = min(64 * mib, max(4 * mib, offer / 32 / mib * mib))
         logBufferSize = offer < MySQLSizing.gibibyte ? 8 * mib : 16 * mib
         keyBufferSize = offer < MySQLSizing.gibibyte ? 8 * mib : 16 * mib

@@ -54,16 +54,35 @@ extension RealSystemTests {
             #expect(try container.sql("select count(*) from mysql.user where user = 'lifeguard'", password: Self.password).output == "0")
         }
 
-        @Test("LIFEGUARD_SERVER_ACCOUNT=1: lifeguard@localhost by unix_socket, PROCESS and CONNECTION ADMIN; Lifeguard's own connection works")
+        /// The whole of issue 14 in the image, with the article's flags: the account, the connection by
+        /// unix_socket (Lifeguard becomes the OS user `lifeguard` for the connect), one more
+        /// max_connections for it, and the shed killing a runaway statement (the user lifted the
+        /// session limit) with no restart.
+        @Test("LIFEGUARD_SERVER_ACCOUNT=1: lifeguard@localhost by unix_socket, PROCESS and CONNECTION ADMIN, its own max_connections slot; a runaway statement is shed, no restart")
         func serverAccount() throws {
-            let container = try Container(["-e", "MYSQL_ROOT_PASSWORD=\(Self.password)", "-e", "MYSQL_INITDB_SKIP_TZINFO=1",
-                                           "-e", "LIFEGUARD_SERVER_ACCOUNT=1"])
+            let container = try Container(Self.article + ["-e", "MYSQL_ROOT_PASSWORD=\(Self.password)", "-e", "MYSQL_INITDB_SKIP_TZINFO=1",
+                                                          "-e", "LIFEGUARD_SERVER_ACCOUNT=1"],
+                                          arguments: ["mysqld", "--max-session-mem-used=9223372036854775807"])
             #expect(container.waitForLog("Lifeguard's own connection to the server works"), "\(container.logs.suffix(3000))")
             #expect(try container.sql("show grants for lifeguard@localhost", password: Self.password).output
                     == "GRANT PROCESS, CONNECTION ADMIN ON *.* TO `lifeguard`@`localhost` IDENTIFIED VIA unix_socket")
+            // 20 for the applications, as without the account, and one for Lifeguard.
+            #expect(try container.sql("select @@max_connections", password: Self.password).output == "21")
             // No password works for anyone else: root's OS identity is not the account's.
             #expect(try container.exec(["mariadb", "-ulifeguard", "-e", "select 1"]).code != 0)
             #expect(!container.logs.contains("does not work"))
+            let runaway = try container.sql("""
+                set session tmp_memory_table_size = 1024 * 1024 * 1024, max_heap_table_size = 1024 * 1024 * 1024;
+                select count(*) from (select seq, repeat('x', 200) as r from seq_1_to_3000000 group by seq, r) as t
+                """, password: Self.password, database: "mysql")
+            #expect(runaway.output.contains("Query execution was interrupted"), "\(runaway.output)")
+            #expect(container.logs.contains(#"msg="shed: killed the statement of the connection holding the most memory" kill="KILL QUERY""#),
+                    "\(container.logs.suffix(3000))")
+            #expect(container.waitForLog("memory back below the shed level"))
+            let parsed = try #require(Status(json: try container.exec(["lifeguard", "status", "--json"]).stdout))
+            #expect(parsed.shedKills == 1 && parsed.memoryStops == 0 && parsed.restarts == 0 && parsed.memory.kernelOOMKills == 0)
+            #expect(parsed.state == .ready && parsed.lastEvent?.reason == "shed")
+            #expect(container.inspect("{{.State.OOMKilled}}") == "false")
         }
 
         @Test("b: the article's run: a memory-growing workload, a clean stop, OOMKilled false, the data intact")

@@ -18,6 +18,9 @@ struct ImageTests {
         #expect(small.ariaPagecacheSize == 8 * Self.mib)
         #expect(small.temptableMaxRAM == 16 * Self.mib && small.maxAllowedPacket == 16 * Self.mib)
         #expect(small.maxConnections == 20)
+        // Lifeguard's own connection takes a slot of its own, never the users' nor the one the server keeps for administrators.
+        #expect(MySQLSizing(offer: 255_652_815, ownConnection: true).maxConnections == 21)
+        #expect(MySQLSizing(offer: 1 << 20, ownConnection: true).maxConnections == 11)
         #expect(small.temporaryTableSize == 7 * Self.mib)
         // (243.8 − 64 − 89 MiB) ÷ 2 is 45 MiB, below four 16 MiB packets: 64 MiB a session, 90 MiB in all.
         #expect(small.sessionMemoryLimit == 64 * Self.mib && small.globalConnectionMemoryLimit == 90 * Self.mib)
