@@ -125,6 +125,11 @@ struct ShedderTests {
             #expect(!sql.contains("INFO") && !sql.contains("SQL_TEXT"), "no statement text is read")
             #expect(sql.contains("CONNECTION_ID()") && sql.contains("'lifeguard'") && sql.contains("'Binlog Dump'") && sql.contains("LIMIT 1"))
         }
+        // The same exclusions in both, and Lifeguard's own account among them.
+        let commands = "NOT IN ('Daemon', 'Binlog Dump', 'Binlog Dump GTID', 'Killed', 'Slave_IO', 'Slave_SQL', 'Slave_worker')"
+        let users = "NOT IN ('system user', 'event_scheduler', '\(ServerLink.user)')"
+        #expect(RunawayQuery.sql(for: .mariadb).contains("COMMAND " + commands) && RunawayQuery.sql(for: .mysql).contains("COMMAND " + commands))
+        #expect(RunawayQuery.sql(for: .mariadb).contains("USER " + users) && RunawayQuery.sql(for: .mysql).contains("USER " + users))
         #expect(RunawayQuery.sql(for: .mariadb).contains("MEMORY_USED"))
         #expect(RunawayQuery.sql(for: .mysql).contains("memory_summary_by_thread_by_event_name"))
     }

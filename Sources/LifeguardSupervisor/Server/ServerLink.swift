@@ -53,6 +53,9 @@ public final class ServerLink {
     private var wanted = false
     private var deadline: MonotonicInstant?
     private var retryAt: MonotonicInstant?
+    /// What the connection said while a command was being written (a failure, at most): handed out
+    /// by the next `advance`.
+    private var deferred: [ClientSession.Event] = []
     /// Logins refused in a row.
     private var refusals = 0
     /// The last outcome, to say each change once.
@@ -117,7 +120,7 @@ public final class ServerLink {
         guard canSend, let connection else { return }
         commandInFlight = true
         connection.query(sql)
-        _ = connection.service()  // write now: the answer may be a poll away
+        deferred += connection.service()  // write now: the answer may be a poll away
     }
 
     /// COM_PING; its answer comes back from `advance` as `.pong`. Only when `canSend`.
@@ -125,10 +128,11 @@ public final class ServerLink {
         guard canSend, let connection else { return }
         commandInFlight = true
         connection.ping()
-        _ = connection.service()
+        deferred += connection.service()
     }
 
     public var nextWake: MonotonicInstant? {
+        if !deferred.isEmpty { return MonotonicInstant(nanoseconds: 0) }  // at once
         switch (deadline, retryAt) {
         case (let deadline?, let retry?): return min(deadline, retry)
         case (let deadline?, nil): return deadline
@@ -148,7 +152,9 @@ public final class ServerLink {
             if connection == nil { events.append(.unheard("cannot connect to \(socketPath)")) }
         }
         guard let connection else { return events }
-        for event in connection.service() {
+        let said = deferred + connection.service()
+        deferred = []
+        for event in said {
             switch event {
             case .connected(let greeting):
                 events.append(.heard)
@@ -202,6 +208,7 @@ public final class ServerLink {
     private func drop() {
         connection?.quit()
         connection = nil
+        deferred = []
         connected = false
         commandInFlight = false
         deadline = nil
