@@ -12,7 +12,7 @@ extension RealSystemTests {
     struct RunawayTests {
         @Test("limit lifted: the shed kills the statement, nobody else loses anything; rendered limit: the server's own error; MEMORY table: the clean stop")
         func tiers() throws {
-            let run = try TestProcess([Prerequisites.repositoryRoot + "/scripts/runaway", "--check", "--seconds", "15"],
+            let run = try TestProcess([Prerequisites.repositoryRoot + "/scripts/runaway", "--check", "--seconds", "10"],
                                       environment: ["LIFEGUARD_BINARY": Binaries.lifeguard])
             #expect(run.exitCode(timeout: .seconds(600)) == 0, "\(run.stdout)\n\(run.stderr.suffix(3000))")
             #expect(run.stdout.contains("RESULT: ok"), "\(run.stdout)")
