@@ -9,16 +9,14 @@ answer, and for the shed the time from crossing the shed level to being back bel
 Also the cost of the shed's question with hundreds of connections open.
 
 Used by `scripts/runaway` (the tests run it with --check) and by the benchmark harness (section 9)."""
-import json
-import os
 import re
 import subprocess
 import threading
 import time
 
-from common import LIFEGUARD, MIB, ROOT, Cgroup, MariaDB, percentile, wait_until
-from false_stops import LIMIT, SOFT_LIMIT, TRIGGER, oom_kills
-from race import container, stop_container
+from common import LIFEGUARD, MIB, MariaDB, percentile, wait_until
+from false_stops import TRIGGER
+from runaway_servers import SYSBENCH, DockerServer, HostServer, client, rendered_config, server_command
 
 try:
     import pymysql
@@ -34,51 +32,16 @@ RUNAWAY = ("set session tmp_memory_table_size = 1024 * 1024 * 1024, max_heap_tab
 MEMORY_TABLE = ("set session max_heap_table_size = 1024 * 1024 * 1024;"
                 " create table if not exists t.m (x varchar(1000)) engine=memory; insert into t.m values (repeat('x', 1000));"
                 + " insert into t.m select * from t.m;" * 20)
-SYSBENCH = ["sysbench", "oltp_read_write", "--db-driver=mysql", "--mysql-user=root", "--mysql-db=sbtest",
-            "--tables=4", "--table-size=10000"]
 LIFTED = ["--max-session-mem-used=9223372036854775807"]
 
-# (label, Lifeguard's options, the server's extra options, what it stands for)
+# (label, Lifeguard's settings, the server's extra options, what it stands for)
 CONTENDERS = [
-    ("no guard", ["--memory-limit", "off"], LIFTED, "the kernel alone (Lifeguard as init, guard off)"),
-    ("stop only", ["--shed-at", "off"], LIFTED, "the memory stop, no shed (Lifeguard before the shed)"),
-    ("graduated", ["--server-account"], LIFTED, "the shed, then the stop"),
-    ("server limit", ["--server-account"], [], "max_session_mem_used as rendered (64M), the shed on"),
+    ("no guard", {"LIFEGUARD_MEMORY_LIMIT": "off"}, LIFTED, "the kernel alone (Lifeguard as init, guard off)"),
+    ("stop only", {"LIFEGUARD_SHED_AT": "off"}, LIFTED, "the memory stop, no shed (Lifeguard before the shed)"),
+    ("graduated", {"LIFEGUARD_SERVER_ACCOUNT": "1"}, LIFTED, "the shed, then the stop"),
+    ("server limit", {"LIFEGUARD_SERVER_ACCOUNT": "1"}, [], "max_session_mem_used as rendered (64M), the shed on"),
 ]
-
-
-def rendered_config(directory):
-    """The image's settings for the article's offer, as the entrypoint renders them."""
-    path = os.path.join(directory, "mysqld.cnf")
-    subprocess.run([LIFEGUARD, "render-config", "--template", os.path.join(ROOT, "my.cnf.template"), "--output", path,
-                    "--offer", str(TRIGGER), "--flavor", "mariadb"], check=True, capture_output=True)
-    return path
-
-
-def server_command(server, defaults, extra=()):
-    return ["mariadbd", f"--defaults-file={defaults}", "--user=root", f"--datadir={server.datadir}",
-            f"--socket={server.socket}", f"--pid-file={server.directory}/pid", "--skip-networking",
-            f"--log-error={server.log}"] + list(extra)
-
-
-def template():
-    """A datadir with Lifeguard's account (no password: a native account stands in for unix_socket,
-    Lifeguard sends none either way) and sysbench's tables, prepared once and copied for each run."""
-    server = MariaDB("runaway-template")
-    defaults = rendered_config(server.directory)
-    process = subprocess.Popen(server_command(server, defaults), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        if not server.wait_ready(120):
-            raise SystemExit(f"runaway: the template server did not start; see {server.log}")
-        setup = server.query("create user lifeguard@localhost; grant process, connection admin on *.* to lifeguard@localhost;"
-                             " create database sbtest; create database t;")
-        if setup.returncode != 0:
-            raise SystemExit(f"runaway: {setup.stderr}")
-        subprocess.run(SYSBENCH + [f"--mysql-socket={server.socket}", "prepare"], check=True, capture_output=True)
-    finally:
-        server.query("shutdown")
-        process.wait(120)
-    return server
+MEMORY_TABLE_RUN = ("memory table", {"LIFEGUARD_SERVER_ACCOUNT": "1"}, LIFTED, MEMORY_TABLE)
 
 
 class Probe(threading.Thread):
@@ -157,67 +120,41 @@ def sysbench_figures(output):
     return transactions, failed + dropped, dropped
 
 
-def status(path):
+def measure(server, label, runaway=RUNAWAY, seconds=30):
+    """One contender on a started `server`: sysbench and the probe for `seconds`, the runaway started
+    5 s in. Returns the figures, and closes the server."""
     try:
-        with open(path) as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return {}
-
-
-def measure(label, lifeguard_options, server_options, template_server, runaway=RUNAWAY, seconds=30):
-    """One contender: the server started from the template under Lifeguard, sysbench and the probe for
-    `seconds`, the runaway started 5 s in. Returns the figures."""
-    server = MariaDB("runaway", template=template_server)
-    cgroup = Cgroup(f"runaway-{os.getpid()}", LIMIT, soft_limit=SOFT_LIMIT)
-    defaults = rendered_config(server.directory)
-    status_file = os.path.join(server.directory, "status", "status.json")
-    log_path = os.path.join(server.directory, "lifeguard.log")
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(container(cgroup, [LIFEGUARD, "--status-file", status_file, "--status-interval", "0.2",
-                                                      "--on-crash", "restart"] + lifeguard_options + ["--"]
-                                             + server_command(server, defaults, server_options)),
-                                   stdout=log, stderr=log)
-    try:
-        if not server.wait_ready(120):
-            raise SystemExit(f"runaway: MariaDB did not start; see {server.log}")
-        if "--server-account" in lifeguard_options and not wait_until(
-                lambda: "own connection to the server works" in open(log_path).read(), 30, 0.1):
-            raise SystemExit(f"runaway: Lifeguard's own connection did not work: {open(log_path).read()[-2000:]}")
-        kills_before = oom_kills(cgroup.path)
+        kills_before = server.oom_kills()
         probe = Probe(server.socket)
         bench = Sysbench(server, time.monotonic() + seconds)
         time.sleep(5)
         started = time.monotonic()
-        result = subprocess.run(["mariadb", "-S", server.socket, "-uroot", "-N", "-B", "t", "-e", runaway],
-                                capture_output=True, text=True, timeout=600)
+        result = client(server.socket, runaway, database="t")
         runaway_seconds = time.monotonic() - started
         bench.join()
         server.wait_ready(120)
         probe.close()
         time.sleep(0.5)  # the last status write
-        text = open(log_path, errors="replace").read()
-        final = status(status_file)
+        text = server.lifeguard_log()
+        final = server.status()
         transactions, failed, dropped = sysbench_figures(bench.output)
         back = [float(value) for value in re.findall(r'msg="memory back below the shed level" seconds=([\d.e-]+)', text)]
         return {
-            "label": label, "restarts": final.get("restarts"), "memory_stops": final.get("memory_stops"),
-            "shed_kills": final.get("shed_kills"), "oom_kills": oom_kills(cgroup.path) - kills_before,
+            "label": label, "where": server.where, "restarts": final.get("restarts"), "memory_stops": final.get("memory_stops"),
+            "shed_kills": final.get("shed_kills"), "oom_kills": server.oom_kills() - kills_before,
             "sysbench_exit": max(bench.exits or [0]), "transactions": transactions, "failed": failed, "dropped": dropped,
             "probe_lost": probe.lost, "longest_wait": probe.longest, "runaway_error": result.stderr.strip(),
             "runaway_seconds": runaway_seconds, "back_below": back,
-            "crash_recovery": server.log_count("Starting crash recovery"),
+            "crash_recovery": server.server_log_count("Starting crash recovery"),
             "kill_lines": [line for line in text.splitlines() if "shed: killed" in line],
         }
     finally:
-        stop_container(process)
-        cgroup.close()
-        server.remove()
+        server.close()
 
 
 def describe(figures):
     back = ",".join(f"{value * 1000:.0f}ms" for value in figures["back_below"]) or "-"
-    return (f"RESULT contender={figures['label'].replace(' ', '-')} restarts={figures['restarts']} "
+    return (f"RESULT contender={figures['label'].replace(' ', '-')} where={figures['where']} restarts={figures['restarts']} "
             f"memory_stops={figures['memory_stops']} shed_kills={figures['shed_kills']} oom_kills={figures['oom_kills']} "
             f"sysbench_exit={figures['sysbench_exit']} transactions={figures['transactions']} failed={figures['failed']} "
             f"dropped={figures['dropped']} probe_lost={figures['probe_lost']} longest_wait={figures['longest_wait']:.3f}s "
@@ -265,47 +202,54 @@ def question_sql():
     raise SystemExit("runaway: the shed's question is not in the binary")
 
 
-def run_all(names=None, log=print, seconds=30, memory_table=False):
-    """The chosen contenders on copies of one template; with `memory_table`, then the MEMORY table
-    doubling under the shed (labelled "memory table")."""
-    chosen = [contender for contender in CONTENDERS if names is None or contender[0] in names]
-    runs = [(label, lifeguard_options, server_options, RUNAWAY) for label, lifeguard_options, server_options, _ in chosen]
+def run_all(names=None, log=print, seconds=30, memory_table=False, where="host", image=None):
+    """The chosen contenders, on the host (copies of one template) or in `image`; with
+    `memory_table`, then the MEMORY table doubling under the shed (labelled "memory table")."""
+    runs = [(label, settings, options, RUNAWAY) for label, settings, options, _ in CONTENDERS if names is None or label in names]
     if memory_table:
-        runs.append(("memory table", ["--server-account"], LIFTED, MEMORY_TABLE))
-    base = template()
+        runs.append(MEMORY_TABLE_RUN)
+    base = HostServer.template() if where == "host" else None
     try:
         results = []
-        for label, lifeguard_options, server_options, statement in runs:
-            figures = measure(label, lifeguard_options, server_options, base, runaway=statement, seconds=seconds)
+        for label, settings, options, statement in runs:
+            server = HostServer(base, settings, options) if where == "host" else DockerServer(image, settings, options)
+            figures = measure(server, label, runaway=statement, seconds=seconds)
             log(describe(figures))
             results.append(figures)
         return results
     finally:
-        base.remove()
+        if base is not None:
+            base.remove()
 
 
 def run(options):
-    results = run_all(log=options.log, seconds=20 if options.quick else 30)
+    import images
+    seconds = 20 if options.quick else 30
+    results = (run_all(log=options.log, seconds=seconds)
+               + run_all(log=options.log, seconds=seconds, where="docker", image=images.current(options)))
     median, worst = question_cost(connections=200 if options.quick else 500)
+    meanings = {label: meaning for label, _, _, meaning in CONTENDERS}
     rows = []
-    for figures, (_, _, _, meaning) in zip(results, CONTENDERS):
+    for figures in results:
         back = ", ".join(f"{value * 1000:.0f} ms" for value in figures["back_below"]) or "–"
-        rows.append([f"{figures['label']}: {meaning}", figures["restarts"], figures["oom_kills"], figures["shed_kills"],
-                     figures["dropped"] + figures["probe_lost"], figures["failed"], f"{figures['longest_wait']:.2f} s",
-                     back, figures["transactions"]])
-    graduated = next(figures for figures in results if figures["label"] == "graduated")
-    met = (graduated["restarts"] == 0 and graduated["oom_kills"] == 0 and graduated["dropped"] + graduated["probe_lost"] == 0
-           and graduated["shed_kills"] >= 1)
+        rows.append([f"{figures['label']}: {meanings[figures['label']]}", figures["where"], figures["restarts"],
+                     figures["oom_kills"], figures["shed_kills"], figures["dropped"] + figures["probe_lost"], figures["failed"],
+                     f"{figures['longest_wait']:.2f} s", back, figures["transactions"]])
+    graduated = [figures for figures in results if figures["label"] == "graduated"]
+    met = all(figures["restarts"] == 0 and figures["oom_kills"] == 0 and figures["dropped"] + figures["probe_lost"] == 0
+              and figures["shed_kills"] >= 1 for figures in graduated)
     return {
         "title": "9. Runaway query: one session's memory, the other connections' view",
-        "header": ["contender", "restarts", "kernel OOM kills", "shed kills", "connections dropped (sysbench + probe)",
+        "header": ["contender", "where", "restarts", "kernel OOM kills", "shed kills", "connections dropped (sysbench + probe)",
                    "transactions failed", "longest probe wait", "shed level crossed → back below", "sysbench transactions"],
         "rows": rows,
         "goal": "graduated: zero restarts and zero dropped connections for everyone else, zero kernel OOM kills",
         "met": met,
-        "notes": ["MariaDB 10.11 under Lifeguard as PID 1 (cgroupfs read-only) in a 256 MiB v1 cgroup "
-                  "(hard limit 268435456, soft 255013684; trigger 255652815, shed level 90 % of it), the image's "
-                  "rendered settings (buffer pool 89 MiB, max_session_mem_used 64M unless lifted). sysbench "
+        "notes": ["MariaDB 10.11 under Lifeguard as PID 1, on the host in a 256 MiB v1 cgroup (cgroupfs read-only; "
+                  "hard limit 268435456, soft 255013684) and in the image built from the tree with the article's "
+                  "`--memory 268435456 --memory-reservation 255013684` (Lifeguard's account by unix_socket); trigger "
+                  "255652815, shed level 90 % of it; the image's rendered settings (buffer pool 89 MiB, "
+                  "max_session_mem_used 64M unless the user lifted it, as here but in the last row of each). sysbench "
                   "oltp_read_write, 4 threads, 4 tables of 10,000 rows, runs throughout; a probe connection runs "
                   "`select 1` every 20 ms; 5 s in, one more connection runs a GROUP BY whose in-memory temporary "
                   "table grows at about 270 MB/s (session tmp_memory_table_size 1G). Connections dropped counts "

@@ -82,9 +82,11 @@ extension SupervisorLoop {
                 health.record(reason: "shed", detail: Self.detail(candidate, mode))
                 statusDirty = true
             case .nothingToShed(let largest, let minimum):
-                logger.info("shed: no connection holds the shed minimum; the memory is not one session's",
-                            [("minimum_bytes", LogValue(minimum)), ("largest_bytes", LogValue(largest?.memory)),
-                             ("largest_id", LogValue(largest?.id))])
+                var fields: LogFields = [("minimum_bytes", LogValue(minimum)), ("largest_bytes", LogValue(largest?.memory)),
+                                         ("largest_id", LogValue(largest?.id))]
+                // MySQL reports no thread at all when performance_schema is off (the rendered settings, below 1 GiB).
+                if largest == nil, link.flavor == .mysql { fields.append(("hint", "MySQL: the shed needs performance_schema=ON")) }
+                logger.info("shed: no connection holds the shed minimum; the memory is not one session's", fields)
             case .failed(let reason):
                 logger.warn("shed: cannot ask the server (the memory stop does not depend on it)", [("reason", .string(reason))])
             case .dropConnection:
