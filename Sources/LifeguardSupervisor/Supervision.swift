@@ -47,8 +47,8 @@ public enum Supervision {
                                    signalState: signalState)
         var shedding: Shedding?
         if let memory, health.link != nil, configuration.shedAt != .off {
-            memory.shedSetting = configuration.shedAt
-            shedding = Shedding(minimum: configuration.shedMinimum)
+            memory.shedSettings = (configuration.shedAt, configuration.shedMinimum)
+            shedding = Shedding()
         }
         let loop = SupervisorLoop(machine: machine, spawner: spawner, signals: channel, logger: logger,
                                   isInit: isInit, memory: memory, health: health, shedding: shedding)

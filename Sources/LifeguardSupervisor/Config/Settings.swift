@@ -72,7 +72,7 @@ extension Configuration {
                 "With Lifeguard's own connection: from this level of the memory the guard decides on, Lifeguard asks the server which connection holds the most memory and kills its statement (KILL QUERY; an idle connection, or one whose statement was already killed: KILL CONNECTION), one at a time, a second apart, while the level stays above. off disables it; the memory stop is unchanged.",
                 parse: ValueParsers.shedAt, into: \.shedAt),
         Setting("LIFEGUARD_SHED_MINIMUM", flag: "--shed-minimum", default: "10%", accepted: ValueParsers.shedMinimumAccepted,
-                "The least memory a connection must hold to be killed by the shed: below it the memory is not one session's, and the shed kills nothing.",
+                "The least memory a connection must hold to be killed by the shed, and how much the level must have risen within the last 10 s for the shed to look: a server that sits above the shed level, or creeps up slowly, is left to the memory stop.",
                 parse: ValueParsers.shedMinimum, into: \.shedMinimum),
         Setting("LIFEGUARD_LOG_FORMAT", flag: "--log-format", default: "logfmt", accepted: "logfmt or json",
                 "Log line format on stderr.",

@@ -75,13 +75,28 @@ public final class MemoryGuard {
     /// The trigger in bytes, when the guard is on.
     public var trigger: UInt64? { policy?.trigger }
 
-    /// Where the shed begins (`Shedder`), relative to the trigger; off unless the loop sheds.
-    public var shedSetting = ShedSetting.off {
-        didSet { shedLevel = trigger.flatMap(shedSetting.resolve(trigger:)) }
+    /// Where the shed begins and the least it acts on (`Shedder`), relative to the trigger; nil unless
+    /// the loop sheds.
+    public var shedSettings: (level: ShedSetting, minimum: ShedSetting)? {
+        didSet { resolveShed() }
     }
-    /// The shed level in bytes: samples at or above it read memory.stat, since only an exact
-    /// reading may lead to a kill. Kept as a stored value: `sample` computes nothing it need not.
+    /// The shed's level and minimum in bytes. Kept as stored values: `sample` computes nothing it need not.
     public private(set) var shedLevel: UInt64?
+    public private(set) var shedMinimum: UInt64?
+    /// Samples at or above the shed level less its minimum read memory.stat: only an exact reading may
+    /// lead to a kill, and the shed looks only at a level that rose by the minimum (`TrailingLow`),
+    /// which a usage-only reading (page cache included) would hide.
+    private var shedExactFloor = UInt64.max
+
+    private func resolveShed() {
+        shedLevel = trigger.flatMap { trigger in shedSettings.flatMap { $0.level.resolve(trigger: trigger) } }
+        shedMinimum = trigger.flatMap { trigger in shedSettings.flatMap { $0.minimum.resolve(trigger: trigger) } }
+        if let shedLevel, let shedMinimum {
+            shedExactFloor = shedLevel > shedMinimum ? shedLevel - shedMinimum : 0
+        } else {
+            shedExactFloor = .max
+        }
+    }
 
     /// Descriptors the loop polls: readable (eventfd) or POLLPRI (v2 memory.events) means "look now".
     public var notificationDescriptors: [(FileDescriptor, Int16)] {
@@ -109,6 +124,7 @@ public final class MemoryGuard {
                 } else {
                     policy = MemoryPolicy(settings: policySettings, trigger: resolved, hardLimit: newLimits.hard)
                 }
+                resolveShed()
                 var dirtyFloor: UInt64?
                 if cgroup.location.version == .v1 {
                     cgroup.countedWritesCap = MemoryStat.v1CountedWritesCap(trigger: resolved, hardLimit: newLimits.hard)
@@ -118,12 +134,11 @@ public final class MemoryGuard {
                 if let hard = newLimits.hard, resolved >= hard {
                     events.append(.triggerNotBelowLimit(trigger: resolved, hardLimit: hard))
                 }
-                shedLevel = shedSetting.resolve(trigger: resolved)
                 if let exactThreshold = policy?.exactThreshold { armUsageThreshold(at: exactThreshold) }
                 if samplingWanted && nextSample == nil { nextSample = now }
             } else {
                 policy = nil
-                shedLevel = nil
+                resolveShed()
                 nextSample = nil
                 if cgroup.location.version == .v1 { cgroup.countedWritesCap = 0 }
                 if usageThreshold != nil { notificationGeneration += 1 }
@@ -177,7 +192,7 @@ public final class MemoryGuard {
         guard policy != nil else { return nil }
         if let planned = nextSample { lastSampleDelay = now - planned }
         var reading = cgroup.read(exact: false)
-        if let usage = reading?.usage, policy?.needsExactReading(usage: usage) == true || usage >= shedLevel ?? .max {
+        if let usage = reading?.usage, policy?.needsExactReading(usage: usage) == true || usage >= shedExactFloor {
             // Not `reading.flatMap(cgroup.completed)`: a method reference is a closure, an allocation.
             if let usageOnly = reading { reading = cgroup.completed(usageOnly) }
         }

@@ -10,7 +10,8 @@ import LifeguardSystem
 extension SupervisorLoop {
     func shedStep(now: MonotonicInstant) {
         guard let shedding, let link = health.link else { return }
-        guard machine.serviceState == .ready, let memory, let shedLevel = memory.shedLevel, let reading = memory.lastReading else {
+        guard machine.serviceState == .ready, let memory, let shedLevel = memory.shedLevel, let minimum = memory.shedMinimum,
+              let reading = memory.lastReading else {
             if shedding.shedder.isShedding { shedding.abandon() }
             return
         }
@@ -23,7 +24,8 @@ extension SupervisorLoop {
         } else {
             return
         }
-        performShed(shedding.shedder.observe(level: level, shedLevel: shedLevel, now: now, canAsk: link.canSend), now: now)
+        performShed(shedding.shedder.observe(level: level, shedLevel: shedLevel, minimum: minimum, now: now, canAsk: link.canSend),
+                    now: now)
     }
 
     /// An answer on Lifeguard's connection, for the question in flight.
@@ -35,8 +37,7 @@ extension SupervisorLoop {
             shedding.question = nil
             switch RunawayQuery.candidate(from: rows) {
             case .success(let largest):
-                let minimum = memory?.trigger.flatMap(shedding.minimum.resolve(trigger:)) ?? .max
-                actions = shedding.shedder.found(largest, minimum: minimum, now: now)
+                actions = shedding.shedder.found(largest, minimum: memory?.shedMinimum ?? .max, now: now)
             case .failure(let error):
                 actions = shedding.shedder.questionFailed(error.description, now: now)
             }

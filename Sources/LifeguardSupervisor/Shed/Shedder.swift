@@ -8,6 +8,11 @@ import LifeguardSystem
 /// answers with actions (ask the server, kill, say something). It never delays the stop: the loop
 /// calls `abandon` the moment a stop begins, and nothing here waits.
 ///
+/// Only memory that has just appeared is shed: the level must have risen by at least the minimum
+/// within the last ten seconds (`TrailingLow`), and the connection must hold at least the minimum. A
+/// server that sits above the shed level in its steady state, or creeps up slowly, is left to the
+/// stop: the kernel would not act on it either until it reaches the limit.
+///
 /// Which kill: `KILL QUERY` when the connection is running a statement (measured with MariaDB 10.11:
 /// a GROUP BY holding 575 MB in an in-memory temporary table gave it all back to the cgroup within a
 /// second of KILL QUERY, the connection kept); `KILL CONNECTION` when the memory is held by an idle
@@ -97,6 +102,7 @@ public struct Shedder: Sendable {
     /// The last connection whose statement was killed: if it is the largest again, its connection goes.
     private var lastQueryKilled: UInt64?
     public private(set) var totalKills = 0
+    private var recent = TrailingLow()
 
     public init(settings: Settings = Settings()) {
         self.settings = settings
@@ -105,9 +111,12 @@ public struct Shedder: Sendable {
     /// Above the shed level now.
     public var isShedding: Bool { episode != nil }
 
-    /// After each memory sample: `level` is the memory the guard decides on, exact. `canAsk`: the
-    /// connection to the server is open with no command in flight.
-    public mutating func observe(level: UInt64, shedLevel: UInt64, now: MonotonicInstant, canAsk: Bool) -> [Action] {
+    /// After each memory sample: `level` is the memory the guard decides on, exact. `minimum`: how
+    /// much a connection must hold to be killed, and how much the level must have risen within ten
+    /// seconds for the shed to look. `canAsk`: the connection to the server is open with no command
+    /// in flight.
+    public mutating func observe(level: UInt64, shedLevel: UInt64, minimum: UInt64, now: MonotonicInstant, canAsk: Bool) -> [Action] {
+        recent.add(level, at: now)
         guard level >= shedLevel else {
             guard let episode else { return [] }
             self.episode = nil
@@ -135,6 +144,9 @@ public struct Shedder: Sendable {
         case .ready:
             break
         }
+        // Nothing has just appeared: the level has been this high for a while (the low of the last ten
+        // seconds is within the minimum of it). Looked at again with the next sample.
+        guard let low = recent.low(at: now), level - min(low, level) >= minimum else { return actions }
         if canAsk {
             phase = .looking(deadline: now + settings.answerTimeout)
             actions.append(.lookForRunaway)
@@ -183,6 +195,7 @@ public struct Shedder: Sendable {
         phase = .below
         episode = nil
         lastQueryKilled = nil
+        recent.reset()
     }
 
     /// When the loop must call `observe` again even without a sample: the end of a cool-down or the

@@ -1,15 +1,12 @@
-/// The shed as the loop runs it: the pure `Shedder`, the minimum a connection must hold to be
-/// killed, and which question is in flight on Lifeguard's connection (one at a time).
+/// The shed as the loop runs it: the pure `Shedder`, and which question is in flight on Lifeguard's
+/// connection (one at a time). Its level and minimum are the memory guard's (`MemoryGuard.shedLevel`).
 public final class Shedding {
     enum Question { case runaway, kill }
 
-    /// The least memory a connection must hold to be killed, relative to the trigger.
-    public let minimum: ShedSetting
     var shedder: Shedder
     var question: Question?
 
-    public init(minimum: ShedSetting, settings: Shedder.Settings = Shedder.Settings()) {
-        self.minimum = minimum
+    public init(settings: Shedder.Settings = Shedder.Settings()) {
         shedder = Shedder(settings: settings)
     }
 
