@@ -5,10 +5,10 @@ variables, and prepared the same way: Lifeguard's account (on the host a native 
 password stands in for unix_socket: Lifeguard sends none either way), sysbench's tables, database t."""
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 
+import false_stops
 from common import LIFEGUARD, ROOT, Cgroup, MariaDB, wait_until
 from false_stops import ARTICLE, DOCKER, LIMIT, SOFT_LIMIT, TRIGGER, oom_kills
 from race import container, stop_container
@@ -116,9 +116,10 @@ class HostServer(Server):
         self.server.remove()
 
 
-class DockerServer(Server):
+class DockerServer(Server, false_stops.DockerServer):
     """The image with the article's flags and `--network none`; the host reaches the server through a
-    bind-mounted socket directory, and reads the status file from a bind-mounted status directory."""
+    bind-mounted socket directory, and reads the status file from a bind-mounted status directory.
+    Its logs and its removal are the false-stops section's."""
     where = "docker"
 
     def __init__(self, image, settings, server_options):
@@ -151,17 +152,5 @@ class DockerServer(Server):
         subprocess.run(SYSBENCH + [f"--mysql-socket={self.socket}", "prepare"], check=True, capture_output=True)
         self.wait_for_link(settings)
 
-    def lifeguard_log(self):
-        result = subprocess.run([DOCKER, "logs", self.name], capture_output=True, text=True)
-        return result.stdout + result.stderr
-
     def server_log_count(self, text):
         return self.lifeguard_log().count(text)
-
-    def oom_killed(self):
-        result = subprocess.run([DOCKER, "inspect", "-f", "{{.State.OOMKilled}}", self.name], capture_output=True, text=True)
-        return result.stdout.strip() == "true"
-
-    def close(self):
-        subprocess.run([DOCKER, "rm", "-f", "-v", self.name], capture_output=True)
-        shutil.rmtree(self.directory, ignore_errors=True)
