@@ -168,7 +168,7 @@ class DockerServer:
     bind-mounted socket directory."""
     where = "docker"
 
-    def __init__(self, image, binlog, environment=None):
+    def __init__(self, image, binlog, environment=None, arguments=()):
         self.directory = tempfile.mkdtemp(prefix="lifeguard-false-stops.", dir="/var/tmp")
         os.chmod(self.directory, 0o755)
         for sub in ("run", "status"):
@@ -182,7 +182,7 @@ class DockerServer:
         result = subprocess.run([DOCKER, "run", "-d", "--name", self.name, "--network", "none"] + ARTICLE + settings
                                 + ["-e", "MYSQL_ALLOW_EMPTY_PASSWORD=1", "-e", "MYSQL_INITDB_SKIP_TZINFO=1",
                                    "-v", f"{self.directory}/run:/var/run/mysqld", "-v", f"{self.directory}/status:/run/lifeguard",
-                                   image, "mysqld"] + extra, capture_output=True, text=True)
+                                   image, "mysqld"] + extra + list(arguments), capture_output=True, text=True)
         if result.returncode != 0:
             raise SystemExit(f"false-stops: docker run failed: {result.stderr}")
         self.wait_ready()

@@ -6,11 +6,10 @@ password stands in for unix_socket: Lifeguard sends none either way), sysbench's
 import json
 import os
 import subprocess
-import tempfile
 
 import false_stops
 from common import LIFEGUARD, ROOT, Cgroup, MariaDB, wait_until
-from false_stops import ARTICLE, DOCKER, LIMIT, SOFT_LIMIT, TRIGGER, oom_kills
+from false_stops import LIMIT, SOFT_LIMIT, TRIGGER, oom_kills
 from race import container, stop_container
 
 SYSBENCH = ["sysbench", "oltp_read_write", "--db-driver=mysql", "--mysql-user=root", "--mysql-db=sbtest",
@@ -116,36 +115,18 @@ class HostServer(Server):
         self.server.remove()
 
 
-class DockerServer(Server, false_stops.DockerServer):
+class DockerServer(false_stops.DockerServer, Server):
     """The image with the article's flags and `--network none`; the host reaches the server through a
     bind-mounted socket directory, and reads the status file from a bind-mounted status directory.
-    Its logs and its removal are the false-stops section's."""
+    Started, waited for (Lifeguard's status: the entrypoint's temporary server answers on the same socket
+    first), logged and removed as the false-stops section's."""
     where = "docker"
 
     def __init__(self, image, settings, server_options):
-        self.directory = tempfile.mkdtemp(prefix="lifeguard-runaway.", dir="/var/tmp")
-        os.chmod(self.directory, 0o755)
-        for sub in ("run", "status"):
-            os.makedirs(f"{self.directory}/{sub}")
-            os.chmod(f"{self.directory}/{sub}", 0o1777)
-        self.socket = f"{self.directory}/run/mysqld.sock"
+        false_stops.DockerServer.__init__(self, image, False, environment=dict(settings, LIFEGUARD_STATUS_INTERVAL="0.2"),
+                                          arguments=server_options)
         self.status_file = f"{self.directory}/status/status.json"
-        self.name = f"lifeguard-runaway-{os.getpid()}"
-        options = [option for key, value in settings.items() for option in ("-e", f"{key}={value}")]
-        result = subprocess.run([DOCKER, "run", "-d", "--name", self.name, "--network", "none"] + ARTICLE + options
-                                + ["-e", "MYSQL_ALLOW_EMPTY_PASSWORD=1", "-e", "MYSQL_INITDB_SKIP_TZINFO=1",
-                                   "-e", "LIFEGUARD_STATUS_INTERVAL=0.2",
-                                   "-v", f"{self.directory}/run:/var/run/mysqld", "-v", f"{self.directory}/status:/run/lifeguard",
-                                   image, "mysqld"] + list(server_options), capture_output=True, text=True)
-        if result.returncode != 0:
-            raise SystemExit(f"runaway: docker run failed: {result.stderr}")
-        ready = [LIFEGUARD, "probe", "--ready"]
-        environment = dict(os.environ, LIFEGUARD_STATUS_FILE=self.status_file)
-        if not wait_until(lambda: subprocess.run(ready, capture_output=True, env=environment).returncode == 0, 300, 0.2):
-            raise SystemExit(f"runaway: the container's server did not start: {self.lifeguard_log()[-2000:]}")
-        pid = subprocess.run([DOCKER, "inspect", "-f", "{{.State.Pid}}", self.name], capture_output=True, text=True).stdout.strip()
-        line = next(line for line in open(f"/proc/{pid}/cgroup") if ":memory:" in line)
-        self.cgroup_path = "/sys/fs/cgroup/memory" + line.rstrip("\n").split(":", 2)[2]
+        self.cgroup_path = self.cgroup_directory
         setup = client(self.socket, SETUP)
         if setup.returncode != 0:
             raise SystemExit(f"runaway: {setup.stderr}")
