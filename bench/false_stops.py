@@ -276,6 +276,7 @@ def database_bytes(server):
 def measure(server, name):
     """One workload with the watcher connected; the figures of the run."""
     log_before = server.lifeguard_log().count("memory limit reached")
+    sheds_before = server.lifeguard_log().count("shed: killed")
     kills_before = oom_kills(server.cgroup_directory)
     peaks = Peaks(server.cgroup_directory)
     watcher = Watcher(server.client())
@@ -285,9 +286,12 @@ def measure(server, name):
     time.sleep(1)  # a stop the workload caused shows within the status interval
     answers, lost = watcher.close()
     peaks.close()
-    stop_lines = [line for line in server.lifeguard_log().splitlines() if "memory limit reached" in line][log_before:]
+    lines = server.lifeguard_log().splitlines()
+    stop_lines = [line for line in lines if "memory limit reached" in line][log_before:]
+    shed_lines = [line for line in lines if "shed: killed" in line][sheds_before:]
     figures = {
         "workload": name, "where": server.where, "seconds": seconds, "stops": len(stop_lines), "stop_lines": stop_lines,
+        "shed_kills": len(shed_lines), "shed_lines": shed_lines,
         "oom_kills": oom_kills(server.cgroup_directory) - kills_before, "answers": answers, "lost": lost, "error": error,
         "peak_usage": peaks.usage, "peak_cache": peaks.cache,
     }
@@ -297,15 +301,16 @@ def measure(server, name):
     return figures
 
 
-def run_all(where, binary=LIFEGUARD, image=None, names=None, log=print):
-    """Every chosen workload, on servers of `where` (host: `binary`; docker: `image`)."""
+def run_all(where, binary=LIFEGUARD, image=None, names=None, log=print, environment=None):
+    """Every chosen workload, on servers of `where` (host: `binary`; docker: `image`, with Lifeguard's
+    `environment`: LIFEGUARD_SERVER_ACCOUNT=1 turns the shed on, whose kills count as problems too)."""
     names = names or [name for name, *_ in WORKLOADS]
     results = []
     for binlog in (False, True):
         chosen = [name for name, _, needs in WORKLOADS if needs == binlog and name in names]
         if not chosen:
             continue
-        server = HostServer(binary, binlog) if where == "host" else DockerServer(image, binlog)
+        server = HostServer(binary, binlog) if where == "host" else DockerServer(image, binlog, environment)
         try:
             if sql(server, SEED).returncode != 0:
                 raise SystemExit("false-stops: the seed failed")
@@ -321,7 +326,7 @@ def run_all(where, binary=LIFEGUARD, image=None, names=None, log=print):
 def describe(figures):
     extra = f" database_bytes={figures['database_bytes']}" if "database_bytes" in figures else ""
     return (f"RESULT workload={figures['workload']} where={figures['where']} stops={figures['stops']} "
-            f"oom_kills={figures['oom_kills']} answers={figures['answers']} lost={'yes' if figures['lost'] else 'no'} "
+            f"oom_kills={figures['oom_kills']} shed_kills={figures.get('shed_kills', 0)} answers={figures['answers']} lost={'yes' if figures['lost'] else 'no'} "
             f"error={'yes' if figures['error'] else 'no'} peak_usage={figures['peak_usage']} peak_cache={figures['peak_cache']}"
             f" seconds={figures['seconds']:.1f}{extra}"
             + (f" lost_detail={figures['lost']!r}" if figures["lost"] else "")
@@ -337,6 +342,8 @@ def problems(figures):
         found.append(f"{figures['stops']} stop(s): " + " | ".join(figures.get("stop_lines", [])))
     if figures["oom_kills"]:
         found.append(f"{figures['oom_kills']} kernel OOM kill(s)")
+    if figures.get("shed_kills"):
+        found.append(f"{figures['shed_kills']} shed kill(s): " + " | ".join(figures["shed_lines"]))
     if figures["lost"]:
         found.append(f"the client lost its connection: {figures['lost']}")
     if figures["error"]:

@@ -20,7 +20,7 @@ extension RealSystemTests {
             #expect(results.count == Self.workloads.count, "\(run.stdout)")
             for name in Self.workloads {
                 let line = results.first { $0.hasPrefix("RESULT workload=\(name) ") }
-                #expect(line?.contains(" stops=0 oom_kills=0 ") == true && line?.contains(" lost=no error=no ") == true,
+                #expect(line?.contains(" stops=0 oom_kills=0 shed_kills=0 ") == true && line?.contains(" lost=no error=no ") == true,
                         "\(name): \(line ?? "no result")")
             }
         }
@@ -31,10 +31,11 @@ extension RealSystemTests {
             try check(["--where", "host"])
         }
 
-        @Test("in Docker: the image with the article's flags, the datadir a volume",
+        /// With Lifeguard's own account, so the shed is on too: it must kill nothing either.
+        @Test("in Docker: the image with the article's flags, the datadir a volume, the shed on",
               .needs(Docker.available && MariaDB.available, "docker.io with a running dockerd, the mariadb client"))
         func docker() throws {
-            try check(["--where", "docker", "--image", try Docker.requireImage()])
+            try check(["--where", "docker", "--image", try Docker.requireImage(), "--setting", "LIFEGUARD_SERVER_ACCOUNT=1"])
         }
     }
 }
