@@ -119,6 +119,15 @@ struct ShedderTests {
         }
     }
 
+    /// Within ten seconds of the clock's zero (a VM just booted), empty slots must not read as a low of 0.
+    @Test("the trailing low: empty slots are no samples, even in the clock's first ten seconds")
+    func trailingLowNearZero() {
+        var shedder = Shedder()
+        let early = MonotonicInstant(nanoseconds: 3_000_000_000)
+        #expect(shedder.observe(level: Self.shedLevel, shedLevel: Self.shedLevel, minimum: Self.minimum, now: early, canAsk: true)
+                == [.began(level: Self.shedLevel, shedLevel: Self.shedLevel)], "nothing has just appeared")
+    }
+
     @Test("a stop abandons everything: the answer to a question in flight is ignored, the next crossing is a new episode")
     func abandon() {
         var shedder = warmed()

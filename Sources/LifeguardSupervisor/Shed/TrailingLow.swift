@@ -26,7 +26,8 @@ struct TrailingLow: Sendable {
     func low(at time: MonotonicInstant) -> UInt64? {
         let second = time.nanoseconds / 1_000_000_000
         var result: UInt64?
-        for slot in 0..<TrailingLow.seconds where stamps[slot] > second - Int64(TrailingLow.seconds) && stamps[slot] <= second {
+        for slot in 0..<TrailingLow.seconds where stamps[slot] >= 0 && stamps[slot] > second - Int64(TrailingLow.seconds)
+            && stamps[slot] <= second {
             result = min(result ?? .max, lows[slot])
         }
         return result
