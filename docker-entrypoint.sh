@@ -25,6 +25,11 @@ shopt -s nullglob
 # beside those is removed and the initialisation starts over. A dot file: MySQL's --initialize takes
 # a datadir that holds only dot files and lost+found as empty.
 readonly INIT_MARKER=.lifeguard-initialising
+# What `resurrect` leaves in the datadir (a container's datadir is its volume's root: nothing beside it
+# is on the volume): its work while it runs, the original it replaced, kept for
+# LIFEGUARD_RESURRECT_KEEP_DAYS, its last report, and that report's copy beside the status file.
+readonly RESURRECT_WORK=.lifeguard-resurrect KEPT_PREFIX=.lifeguard-kept- RESURRECT_REPORT=.lifeguard-resurrect.json
+readonly RESURRECT_STATUS=resurrect.json
 
 mysql_log() {
     local level=$1
@@ -629,6 +634,40 @@ upgrade_datadir() {
     stop_temporary_server
 }
 
+# expire_kept_datadirs DATADIR DAYS: originals a resurrect replaced, removed once DAYS old (their
+# directory's time is the switch's).
+expire_kept_datadirs() {
+    local kept
+    for kept in "$1/$KEPT_PREFIX"*/; do
+        kept=${kept%/}
+        if [ -n "$(find "$kept" -maxdepth 0 -mmin +$(($2 * 1440)))" ] || [ "$2" = 0 ]; then
+            mysql_note "removing $kept: kept $2 days after a resurrect (LIFEGUARD_RESURRECT_KEEP_DAYS)"
+            rm -rf -- "$kept"
+        fi
+    done
+}
+
+# Before the server starts: a resurrect must not be half switched, an old original goes, and MariaDB
+# is told that the resurrect's directories (and a volume's lost+found) are not databases. Its last
+# report goes beside the status file, where `lifeguard status` shows it.
+resurrect_leftovers() {
+    if [ -e "$DATADIR/$RESURRECT_WORK/switching" ]; then
+        mysql_error "a resurrect was interrupted while it switched $DATADIR to the new datadir: run resurrect again to finish it (the original is in $DATADIR/$KEPT_PREFIX$(cat "$DATADIR/$RESURRECT_WORK/switching"))"
+    fi
+    [ -d "$DATADIR/$RESURRECT_WORK" ] && mysql_warn "$DATADIR/$RESURRECT_WORK holds an unfinished resurrect: run resurrect again to finish it, or remove it (the original was not touched)"
+    expire_kept_datadirs "$DATADIR" "${LIFEGUARD_RESURRECT_KEEP_DAYS:-7}"
+    if [ -f "$DATADIR/$RESURRECT_REPORT" ] && [ -n "${LIFEGUARD_STATUS_FILE:-}" ]; then
+        cp "$DATADIR/$RESURRECT_REPORT" "${LIFEGUARD_STATUS_FILE%/*}/$RESURRECT_STATUS" 2>/dev/null || true
+    fi
+    IGNORED_DIRECTORIES=()
+    [ "$FLAVOR" = mariadb ] || return 0
+    local entry
+    for entry in "$DATADIR"/.lifeguard-*/ "$DATADIR"/lost+found/; do
+        entry=${entry%/}
+        IGNORED_DIRECTORIES+=(--ignore-db-dirs="${entry##*/}")
+    done
+}
+
 main() {
     if [ "${1:0:1}" = - ]; then
         set -- mysqld "$@"
@@ -669,6 +708,7 @@ main() {
             exec lifeguard run-as mysql "$0" "$@"
     fi
 
+    resurrect_leftovers
     case "$state" in
         incomplete)
             discard_incomplete_initialisation
@@ -677,6 +717,7 @@ main() {
         new) initialise "$@" ;;
         *) mysql_note "$DATADIR holds a database: skipping initialisation" ;;
     esac
+    set -- "$@" "${IGNORED_DIRECTORIES[@]}"
     if [ "$FLAVOR" = mariadb ] && { [ "$state" = initialised ] || [ -n "$RESTORE_FROM_BACKUP" ]; }; then
         upgrade_datadir "$@"
     fi
