@@ -33,6 +33,9 @@ FROM binary-${BINARY_SOURCE} AS binary
 FROM ${BASE_IMAGE}
 COPY --from=binary /lifeguard /usr/local/bin/lifeguard
 COPY docker-entrypoint.sh healthcheck.sh /usr/local/bin/
+# `docker run --rm -v data:/var/lib/mysql IMAGE resurrect`: the entrypoint runs any command that is
+# not the server, and this one is on the PATH.
+COPY resurrect/ /usr/local/lib/lifeguard/resurrect/
 COPY my.cnf.template /etc/lifeguard/my.cnf.template
 # Directories any user id can write (`docker run --user 1000:1000`), as the official image does; the
 # rendered server settings live in /run (writable under --read-only with a tmpfs on /run) and are
@@ -48,7 +51,8 @@ RUN set -eu; \
     ln -sf /run/lifeguard/mysqld.cnf /etc/mysql/conf.d/zz-lifeguard.cnf; \
     conf=/etc/mysql/conf.d; [ -d /etc/mysql/mariadb.conf.d ] && conf=/etc/mysql/mariadb.conf.d; \
     printf '[mysqld]\nbind-address = 0.0.0.0\nskip-name-resolve\nhost-cache-size = 0\n' > "$conf/zz-docker.cnf"; \
-    chmod 0755 /usr/local/bin/lifeguard /usr/local/bin/docker-entrypoint.sh /usr/local/bin/healthcheck.sh
+    ln -sf /usr/local/lib/lifeguard/resurrect/resurrect /usr/local/bin/resurrect; \
+    chmod 0755 /usr/local/bin/lifeguard /usr/local/bin/docker-entrypoint.sh /usr/local/bin/healthcheck.sh /usr/local/lib/lifeguard/resurrect/resurrect
 # A mysqld that crashes (SIGSEGV, SIGABRT, the kernel OOM killer) is started again in place, with
 # backoff and a cap, as MariaDB's own systemd unit does (Restart=on-abort).
 ENV LIFEGUARD_STATUS_FILE=/run/lifeguard/status.json LIFEGUARD_ON_CRASH=restart

@@ -647,18 +647,22 @@ expire_kept_datadirs() {
     done
 }
 
+# The datadir's last resurrect report, beside the status file, where Lifeguard puts it in the status
+# (`lifeguard status` shows it host-side). Before the step down: a status directory bind-mounted from
+# the host may be root's alone.
+publish_resurrect_report() {
+    [ -f "$DATADIR/$RESURRECT_REPORT" ] && [ -n "${LIFEGUARD_STATUS_FILE:-}" ] || return 0
+    cp "$DATADIR/$RESURRECT_REPORT" "${LIFEGUARD_STATUS_FILE%/*}/$RESURRECT_STATUS" 2>/dev/null || true
+}
+
 # Before the server starts: a resurrect must not be half switched, an old original goes, and MariaDB
-# is told that the resurrect's directories (and a volume's lost+found) are not databases. Its last
-# report goes beside the status file, where `lifeguard status` shows it.
+# is told that the resurrect's directories (and a volume's lost+found) are not databases.
 resurrect_leftovers() {
     if [ -e "$DATADIR/$RESURRECT_WORK/switching" ]; then
         mysql_error "a resurrect was interrupted while it switched $DATADIR to the new datadir: run resurrect again to finish it (the original is in $DATADIR/$KEPT_PREFIX$(cat "$DATADIR/$RESURRECT_WORK/switching"))"
     fi
     [ -d "$DATADIR/$RESURRECT_WORK" ] && mysql_warn "$DATADIR/$RESURRECT_WORK holds an unfinished resurrect: run resurrect again to finish it, or remove it (the original was not touched)"
     expire_kept_datadirs "$DATADIR" "${LIFEGUARD_RESURRECT_KEEP_DAYS:-7}"
-    if [ -f "$DATADIR/$RESURRECT_REPORT" ] && [ -n "${LIFEGUARD_STATUS_FILE:-}" ]; then
-        cp "$DATADIR/$RESURRECT_REPORT" "${LIFEGUARD_STATUS_FILE%/*}/$RESURRECT_STATUS" 2>/dev/null || true
-    fi
     IGNORED_DIRECTORIES=()
     [ "$FLAVOR" = mariadb ] || return 0
     local entry
@@ -700,6 +704,7 @@ main() {
     # As root: the directories the server needs, every file in the datadir owned by the server's user,
     # then the same script again as that user (the same process, so Lifeguard's main child stays the
     # server).
+    publish_resurrect_report
     if [ "$(id -u)" = 0 ]; then
         mkdir -p "$DATADIR" "$(dirname "$SOCKET")"
         find "$DATADIR" \! -user mysql -exec chown mysql:mysql '{}' +

@@ -85,6 +85,8 @@ public struct Status: Equatable, Sendable {
     public var exitCode: Int32?
     public var memory = Memory()
     public var lastEvent: Event?
+    /// The datadir's last resurrect, while its report is beside the status file.
+    public var resurrect: ResurrectSummary?
 
     public init() {}
 
@@ -176,6 +178,20 @@ public struct Status: Equatable, Sendable {
         } else {
             writer.append("null")
         }
+        first = false
+        key("resurrect")
+        if let resurrect {
+            writer.append("{")
+            first = true
+            key("outcome", "    "); string(resurrect.outcome)
+            key("exit_code", "    "); integer(resurrect.exitCode.map(Int64.init))
+            key("finished_at", "    "); time(resurrect.finishedAt)
+            key("kept", "    "); string(resurrect.kept)
+            key("lost_tables", "    "); integer(Int64(resurrect.lostTables))
+            writer.append("\n  }")
+        } else {
+            writer.append("null")
+        }
         writer.append("\n}\n")
     }
 
@@ -231,5 +247,6 @@ public struct Status: Equatable, Sendable {
             lastEvent = Event(reason: reason, at: event["at"]?.string.flatMap(WallClockTime.parseRFC3339) ?? updated,
                               detail: event["detail"]?.string ?? "")
         }
+        resurrect = root["resurrect"].flatMap(ResurrectSummary.init(json:))
     }
 }

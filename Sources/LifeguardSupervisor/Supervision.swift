@@ -106,7 +106,8 @@ public enum Supervision {
             link = ServerLink(socketPath: path, peerUserID: ServerLink.peerUserID(),
                               retryDelay: configuration.serverCheckInterval, attemptTimeout: configuration.serverCheckInterval)
         }
-        let health = Health(notify: notify, prober: prober, link: link, reporter: reporter, output: output.isRunning ? output : nil, base: base)
+        let health = Health(notify: notify, prober: prober, link: link, reporter: reporter, output: output.isRunning ? output : nil, base: base,
+                            statusFile: configuration.statusFile)
         health.check = ResponseCheck(interval: configuration.serverCheckInterval, timeout: configuration.serverCheckInterval)
         return health
     }

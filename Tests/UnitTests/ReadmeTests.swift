@@ -9,11 +9,14 @@ import Testing
 /// The README's configuration table must list exactly the settings Lifeguard has.
 @Suite("Documentation")
 struct ReadmeTests {
-    static func readme() throws -> String {
+    static func readme() throws -> String { try repositoryFile("README.md") }
+
+    /// A file of the repository (found from this source file up to Package.swift).
+    static func repositoryFile(_ name: String) throws -> String {
         var directory = URL(fileURLWithPath: #filePath)
         while directory.path != "/" {
             directory.deleteLastPathComponent()
-            let candidate = directory.appendingPathComponent("README.md")
+            let candidate = directory.appendingPathComponent(name)
             if FileManager.default.fileExists(atPath: candidate.path),
                FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
                 return try String(contentsOf: candidate, encoding: .utf8)

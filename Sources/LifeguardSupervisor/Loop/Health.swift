@@ -21,10 +21,13 @@ public final class Health {
     var serverVersion: String?
     var readySince: WallClockTime?
     var lastEvent: Status.Event?
+    /// The datadir's last resurrect (its report beside the status file).
+    var resurrect: ResurrectWatch
 
     public init(notify: NotifyListener? = nil, prober: ReadinessProber? = nil, link: ServerLink? = nil,
                 reporter: StatusReporter = .none(), output: OutputThread? = nil,
-                base: Status = Status()) {
+                base: Status = Status(), statusFile: String? = nil) {
+        resurrect = ResurrectWatch(statusFile: statusFile)
         self.notify = notify
         self.prober = prober
         self.link = link

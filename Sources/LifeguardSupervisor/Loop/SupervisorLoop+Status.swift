@@ -19,6 +19,8 @@ extension SupervisorLoop {
         status.serverVersion = health.serverVersion
         status.serverStatus = health.serverStatus
         status.lastEvent = health.lastEvent
+        health.resurrect.refresh()
+        status.resurrect = health.resurrect.current
         status.updatedAt = .now()
         status.updatedMonotonic = now
         if let memory {
