@@ -79,7 +79,12 @@ report_finish() {
     local report
     report=$(report_json "$@")
     write_whole "$DATADIR/$RESURRECT_REPORT" <<<"$report" || mysql_warn "could not write $DATADIR/$RESURRECT_REPORT"
-    [ -z "${LIFEGUARD_STATUS_FILE:-}" ] || write_whole "${LIFEGUARD_STATUS_FILE%/*}/$RESURRECT_STATUS" <<<"$report" || true
+    # Beside the status file: whole when its directory lets this user rename, else in place (the file
+    # made ours before the step down; Lifeguard reads it again when it changes).
+    if [ -n "${LIFEGUARD_STATUS_FILE:-}" ]; then
+        local status=${LIFEGUARD_STATUS_FILE%/*}/$RESURRECT_STATUS
+        write_whole "$status" <<<"$report" || { printf '%s\n' "$report" >"$status"; } 2>/dev/null || true
+    fi
     local dump
     dump=$(report_dump)
     printf 'resurrect: %s (exit %s)%s\n' "${1//_/ }" "$2" "${3:+: $3}"

@@ -131,18 +131,39 @@ full_check() {
     ! grep -qE '^(error|Error)[[:space:]]*:' "$out"
 }
 
-# Aria and MyISAM tables the check found broken, repaired on the copy; the names are reported.
+# The tables a check output (mariadb-check's) names with an error, one per line.
+failing_tables() {
+    awk '/^[^ \t]+\.[^ \t]+/ { name = ($2 == "OK") ? "" : $1; next }
+        /^(error|Error)[ \t]*:/ && name != "" { print name; name = "" }' "$1"
+}
+
+# table_checks_clean DATABASE.TABLE: CHECK TABLE's last word on it is OK.
+table_checks_clean() {
+    [ "$(fenced_sql -e "CHECK TABLE $1" 2>/dev/null | tail -n 1 | cut -f4)" = OK ]
+}
+
+# Aria and MyISAM tables the check found broken, repaired on the copy, each as far as it needs: REPAIR
+# TABLE, then EXTENDED (row by row), then USE_FRM (the index rebuilt from the table's definition, for a
+# damaged index header). Those that check clean after are reported; InnoDB cannot be repaired (its
+# damage is what the force-recovery levels and the dump are for).
 repair_tables() {
-    local out=$WORK/logs/repair-$1.out
-    "$CHECK" "${FENCED_OPTIONS[@]}" --all-databases --auto-repair >"$out" 2>&1 || true
-    # After "Repairing tables": a table's name, then its notes; a table whose engine cannot repair, or
-    # whose repair failed, is not counted.
-    awk 'function done() { if (name != "" && !bad) print name; name = "" }
-        /^Repairing tables/ { on = 1; next }
-        !on { next }
-        /^[^ \t]+\.[^ \t]+/ { done(); name = $1; bad = 0; next }
-        /support repair/ || /^error/ { bad = 1 }
-        END { done() }' "$out" | sort -u >"$WORK/repaired"
+    local out=$WORK/logs/repair-$1.out name database table engine how quoted
+    : >"$WORK/repaired"
+    "$CHECK" "${FENCED_OPTIONS[@]}" --all-databases >"$WORK/logs/check-$1.out" 2>&1 || true
+    : >"$out"
+    while IFS= read -r name; do
+        database=${name%%.*} table=${name#*.}
+        quoted=\`$(sql_identifier "$database")\`.\`$(sql_identifier "$table")\`
+        engine=$(fenced_sql -e "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = '$(sql_string "$database")' AND TABLE_NAME = '$(sql_string "$table")'" 2>/dev/null || true)
+        case "$engine" in MyISAM | Aria) ;; *) continue ;; esac
+        for how in '' EXTENDED USE_FRM; do
+            fenced_sql -e "REPAIR TABLE $quoted $how" >>"$out" 2>&1 || true
+            if table_checks_clean "$quoted"; then
+                printf '%s\n' "$name" >>"$WORK/repaired"
+                break
+            fi
+        done
+    done < <(failing_tables "$WORK/logs/check-$1.out")
 }
 
 # The salvage: the gentle start first, then force recovery, each on a fresh copy, until one server

@@ -14,6 +14,9 @@ public enum ServiceState: String, Sendable, Equatable, CaseIterable {
     case stopping
     /// Between a stop and the next start.
     case restarting
+    /// The server kept dying during its start: `resurrect` runs on the datadir (LIFEGUARD_ON_CORRUPTION).
+    /// A liveness probe passes: a resurrect takes as long as a dump and an import.
+    case resurrecting
     case exited
 }
 

@@ -38,29 +38,38 @@ public enum Supervision {
         }
         let machine = Supervisor(settings: .init(
             gracePeriod: configuration.gracePeriod, signalProcessGroup: configuration.signalProcessGroup,
-            onMemoryLimit: configuration.onMemoryLimit, onCrash: configuration.onCrash, maxRestarts: configuration.maxRestarts,
-            restartWindow: configuration.restartWindow, restartExitCode: configuration.restartExitCode))
+            onMemoryLimit: configuration.onMemoryLimit, onCrash: configuration.onCrash, onCorruption: configuration.onCorruption,
+            maxRestarts: configuration.maxRestarts, restartWindow: configuration.restartWindow,
+            restartExitCode: configuration.restartExitCode))
         let memory = makeMemoryGuard(configuration, logger: logger)
         let health = makeHealth(configuration, logger: logger)
         let spawner = ChildSpawner(arguments: configuration.command,
-                                   environment: childEnvironment(environment, notifySocket: health.notify?.path),
+                                   environment: childEnvironment(environment, notifySocket: health.notify?.path,
+                                                                 statusFile: configuration.statusFile),
                                    signalState: signalState)
+        // The datadir's resurrect gets the server's command (it reads the datadir from its settings).
+        var recovery = spawner
+        recovery.arguments = [Supervisor.resurrectCommand, "--"] + configuration.command
         var shedding: Shedding?
         if let memory, health.link != nil, configuration.shedAt != .off {
             memory.shedSettings = (configuration.shedAt, configuration.shedMinimum)
             shedding = Shedding()
         }
-        let loop = SupervisorLoop(machine: machine, spawner: spawner, signals: channel, logger: logger,
+        let loop = SupervisorLoop(machine: machine, spawner: spawner, recovery: recovery, signals: channel, logger: logger,
                                   isInit: isInit, memory: memory, health: health, shedding: shedding)
         loop.run()
     }
 
     /// The command's environment: Lifeguard's own, with NOTIFY_SOCKET pointing at Lifeguard's notify
-    /// socket, and MYSQLD_PARENT_PID, which lets MySQL's RESTART statement work (mysqld exits 16 and
-    /// Lifeguard starts it again).
-    static func childEnvironment(_ environment: ProcessEnvironment, notifySocket: String?) -> [String] {
-        var pairs = environment.pairs.filter { !$0.hasPrefix("NOTIFY_SOCKET=") && !$0.hasPrefix("MYSQLD_PARENT_PID=") }
+    /// socket, MYSQLD_PARENT_PID, which lets MySQL's RESTART statement work (mysqld exits 16 and
+    /// Lifeguard starts it again), and LIFEGUARD_STATUS_FILE as Lifeguard uses it (given as an option,
+    /// too), so that the entrypoint and resurrect put their report beside it.
+    static func childEnvironment(_ environment: ProcessEnvironment, notifySocket: String?, statusFile: String? = nil) -> [String] {
+        var pairs = environment.pairs.filter {
+            !$0.hasPrefix("NOTIFY_SOCKET=") && !$0.hasPrefix("MYSQLD_PARENT_PID=") && !$0.hasPrefix("LIFEGUARD_STATUS_FILE=")
+        }
         if let notifySocket { pairs.append("NOTIFY_SOCKET=" + notifySocket) }
+        if let statusFile { pairs.append("LIFEGUARD_STATUS_FILE=" + statusFile) }
         pairs.append("MYSQLD_PARENT_PID=\(Processes.current)")
         return pairs
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import LifeguardStatus
 import Testing
 
 extension RealSystemTests {
@@ -222,6 +223,32 @@ extension RealSystemTests {
                 #expect(try server.query("select count(*) from t.kept").output == "5000", "\(step)")
                 try Self.stop(server, running)
             }
+        }
+
+        @Test("LIFEGUARD_ON_CORRUPTION=resurrect: a server that cannot start (a damaged privilege table) is resurrected by Lifeguard and started again")
+        func automatic() throws {
+            let server = try Self.populated()
+            // MariaDB aborts its start: "Fatal error: Can't open and lock privilege tables: Index for
+            // table 'global_priv' is corrupt". The fenced server runs without grant tables, so it
+            // starts, and the Aria repair brings the accounts back.
+            try Self.damage(server.dataDirectory + "/mysql/global_priv.MAI", at: 20, count: 200)
+            let statusFile = server.directory + "/status/status.json"
+            let path = Prerequisites.repositoryRoot + "/resurrect:" + (Binaries.lifeguard as NSString).deletingLastPathComponent + ":"
+                + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+            let lifeguard = try Supervised(.pid1, ["--status-file", statusFile, "--status-interval", "0.2", "--on-corruption", "resurrect",
+                                                   "--max-restarts", "2"] + server.serverCommand(),
+                                           environment: ["PATH": path, "LIFEGUARD_SERVER_CONFIG": server.directory + "/rendered.cnf"])
+            let status = StatusFileTests.waitForState(.ready, in: statusFile, timeout: .seconds(240)) { $0.resurrect != nil }
+            #expect(status?.resurrect?.outcome == "resurrected", "\(lifeguard.stderr.suffix(4000))")
+            #expect(status?.restarts == 3)
+            #expect(lifeguard.stderr.contains("msg=\"the server kept dying during its start and was never ready: running resurrect on its datadir (LIFEGUARD_ON_CORRUPTION=resurrect)\""))
+            #expect(lifeguard.stderr.contains("msg=\"resurrect replaced the datadir: starting the server again\""))
+            #expect(try server.query("select count(*) from t.kept").output == "5000")
+            #expect(try server.query("select count(*) from mysql.global_priv where user = 'app'").output == "1")
+            let report = try Self.report(server)
+            #expect(report["repaired"] as? [String] == ["mysql.global_priv"])
+            lifeguard.send(SIGTERM)
+            #expect(lifeguard.exitCode(timeout: .seconds(60)) == 0)
         }
 
         @Test("the kept original is removed by a later run once older than LIFEGUARD_RESURRECT_KEEP_DAYS, not before")

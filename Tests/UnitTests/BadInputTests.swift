@@ -25,6 +25,7 @@ struct BadInputTests {
         "LIFEGUARD_HEADROOM": ["0", "0%", "101%", "5 %", "99999999999999999999T", "5pc", "5%%"],
         "LIFEGUARD_ON_MEMORY_LIMIT": ["0", "restarts", "Exit ", "stop"],
         "LIFEGUARD_ON_CRASH": ["0", "restarts", "ignore", "stop"],
+        "LIFEGUARD_ON_CORRUPTION": ["1", "on", "restart", "resurect"],
         "LIFEGUARD_MAX_RESTARTS": ["1.5", "99999999999999999999", "1000001", "5x", "+5"],
         "LIFEGUARD_RESTART_EXIT_CODE": ["0", "256", "1.5", "99999999999999999999", "nil", "16x"],
         "LIFEGUARD_RESTART_WINDOW": ["0", "0ms", "99999999999999999999", "10mins", "10 m"],

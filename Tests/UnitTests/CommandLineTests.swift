@@ -73,7 +73,8 @@ struct CommandLineTests {
 
     @Test("unknown LIFEGUARD_ variables are collected with a suggestion")
     func unknownVariables() throws {
-        let config = try configuration(["x"], ["LIFEGUARD_GRACEPERIOD": "1", "LIFEGUARD_LOG_LEVLE": "debug", "OTHER": "1"])
+        let config = try configuration(["x"], ["LIFEGUARD_GRACEPERIOD": "1", "LIFEGUARD_LOG_LEVLE": "debug", "OTHER": "1",
+                                                "LIFEGUARD_RESURRECT_KEEP_DAYS": "3", "LIFEGUARD_SERVER_CONFIG": "/run/x.cnf", "LIFEGUARD_OFFER": "1G"])
         #expect(config.unknownVariables == ["LIFEGUARD_GRACEPERIOD", "LIFEGUARD_LOG_LEVLE"])
         #expect(Configuration.suggestion(for: "LIFEGUARD_GRACEPERIOD") == "LIFEGUARD_GRACE_PERIOD")
         #expect(Configuration.suggestion(for: "LIFEGUARD_LOG_LEVLE") == "LIFEGUARD_LOG_LEVEL")

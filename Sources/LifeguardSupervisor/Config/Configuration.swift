@@ -17,6 +17,7 @@ public struct Configuration: Sendable, Equatable {
     public var onMemoryLimit: MemoryLimitAction = .restart
     /// After a crash (killed by a signal Lifeguard did not send): exit with 128+N, or start again.
     public var onCrash: CrashAction = .exit
+    public var onCorruption: CorruptionAction = .exit
     public var maxRestarts = 5
     /// The exit code that means "start me again" (MySQL's RESTART statement: 16); nil: none does.
     public var restartExitCode: Int32? = Supervisor.restartExitCode
@@ -105,9 +106,11 @@ extension Configuration {
             }
         }
         let known = Set(Configuration.settings.map(\.variable))
-        // LIFEGUARD_MYSQLD_* are server settings for render-config; LIFEGUARD_OFFER is render-config's too.
+        // LIFEGUARD_MYSQLD_* are server settings for render-config, LIFEGUARD_OFFER is render-config's too,
+        // LIFEGUARD_SERVER_CONFIG the entrypoint's, LIFEGUARD_RESURRECT_* the resurrect script's.
         unknownVariables = environment.keys.filter {
-            $0.hasPrefix("LIFEGUARD_") && !known.contains($0) && !$0.hasPrefix("LIFEGUARD_MYSQLD_") && $0 != "LIFEGUARD_OFFER"
+            $0.hasPrefix("LIFEGUARD_") && !known.contains($0) && !$0.hasPrefix("LIFEGUARD_MYSQLD_")
+                && !$0.hasPrefix("LIFEGUARD_RESURRECT_") && $0 != "LIFEGUARD_OFFER" && $0 != "LIFEGUARD_SERVER_CONFIG"
         }.sorted()
     }
 

@@ -62,6 +62,14 @@ public enum MemoryLimitAction: String, Equatable, Sendable, CaseIterable {
 /// What a crash (the command killed by a signal Lifeguard did not send) leads to: the same choice.
 public typealias CrashAction = MemoryLimitAction
 
+/// What a server that keeps dying during its start leads to, once the restart cap is reached.
+public enum CorruptionAction: String, Sendable, Equatable {
+    /// Exit with the last crash's code: the orchestrator takes the crash loop.
+    case exit
+    /// Run `resurrect` on the datadir first (the image's script); resurrected, start the server again.
+    case resurrect
+}
+
 extension ValueParsers {
     public static let triggerAccepted = "auto, off, a percentage of the hard limit (95%), or " + sizeAccepted
 

@@ -81,6 +81,11 @@ public enum SupervisorEvent: Equatable, Sendable {
     case restartScheduled(delay: Duration, restarts: Int)
     /// Too many restarts in the window: Lifeguard exits so the orchestrator takes over.
     case restartLimitReached(restarts: Int, window: Duration)
+    /// The server kept dying during its start, never ready: `resurrect` runs on the datadir first.
+    case resurrectBegan
+    /// `resurrect` exited: resurrected (10, or 11 with losses) starts the server again; anything else
+    /// hands the crash loop to the orchestrator.
+    case resurrectEnded(status: TerminationStatus, resurrected: Bool)
     case exiting(code: Int32)
 }
 
@@ -89,6 +94,8 @@ public enum SupervisorEvent: Equatable, Sendable {
 public enum Action: Equatable, Sendable {
     /// Start the command; the loop reports back with `spawned` or `spawnFailed`.
     case spawn
+    /// Start `resurrect -- COMMAND` in its place (LIFEGUARD_ON_CORRUPTION=resurrect); reported back the same way.
+    case spawnResurrect
     case signal(Signal, SignalTarget)
     /// A child runs: sample its memory from now on, with a fresh growth history.
     case startSampling

@@ -8,6 +8,8 @@ extension SupervisorEvent {
         switch self {
         case .signalForwarded, .orphansReaped: return .debug
         case .spawnFailed, .gracePeriodExpired, .remainingAbandoned, .restartLimitReached, .crashed: return .error
+        case .resurrectBegan: return .warn
+        case .resurrectEnded(_, let resurrected): return resurrected ? .warn : .error
         case .remainingKilled, .unresponsive: return .warn
         case .stopBegan(.memory, _, _): return .warn
         case .childExited(_, let status): return status.isSuccess ? .info : .warn
@@ -37,6 +39,10 @@ extension SupervisorEvent {
         case .crashed: return "the command crashed (killed by a signal Lifeguard did not send)"
         case .restartScheduled: return "restarting the command"
         case .restartLimitReached: return "too many restarts: exiting so the orchestrator takes over"
+        case .resurrectBegan:
+            return "the server kept dying during its start and was never ready: running resurrect on its datadir (LIFEGUARD_ON_CORRUPTION=resurrect)"
+        case .resurrectEnded(_, true): return "resurrect replaced the datadir: starting the server again"
+        case .resurrectEnded(_, false): return "resurrect did not replace the datadir: exiting so the orchestrator takes over"
         case .exiting: return "exiting"
         }
     }
@@ -62,6 +68,8 @@ extension SupervisorEvent {
         case .restartLimitReached(let restarts, let window):
             return [("restarts_in_window", LogValue(restarts)), ("window_s", .double(window.seconds))]
         case .exiting(let code): return [("exit_code", LogValue(code))]
+        case .resurrectBegan: return [("command", .string(Supervisor.resurrectCommand))]
+        case .resurrectEnded(let status, _): return [("status", .string(status.description)), ("exit_code", LogValue(status.shellExitCode))]
         }
     }
 }

@@ -14,6 +14,13 @@ public struct Supervisor: Sendable {
     public static let memoryExitCode: Int32 = 75
     /// The exit code of MySQL's RESTART statement: the server asks its monitor to start it again.
     public static let restartExitCode: Int32 = 16
+    /// The command LIFEGUARD_ON_CORRUPTION=resurrect runs (the image links /usr/local/bin/resurrect).
+    public static let resurrectCommand = "resurrect"
+
+    /// resurrect's exits for a datadir it replaced: 10, and 11 with losses (resurrect/report.sh).
+    static func resurrected(_ status: TerminationStatus) -> Bool {
+        status == .exited(10) || status == .exited(11)
+    }
 
     public struct Settings: Sendable, Equatable {
         public var gracePeriod: Duration
@@ -22,6 +29,8 @@ public struct Supervisor: Sendable {
         /// A crash: the command killed by a signal Lifeguard did not send (SIGSEGV, SIGABRT, the
         /// kernel OOM killer's SIGKILL). `exit` (the default) exits with 128+N like any init.
         public var onCrash: CrashAction
+        /// A server that keeps dying during its start, never ready, once the restart cap is reached.
+        public var onCorruption: CorruptionAction
         /// Restarts allowed within `restartWindow`; one more and Lifeguard exits.
         public var maxRestarts: Int
         public var restartWindow: Duration
@@ -32,12 +41,14 @@ public struct Supervisor: Sendable {
         public var abandonAfter: Duration = .seconds(2)
 
         public init(gracePeriod: Duration = .seconds(60), signalProcessGroup: Bool = false,
-                    onMemoryLimit: MemoryLimitAction = .restart, onCrash: CrashAction = .exit, maxRestarts: Int = 5,
+                    onMemoryLimit: MemoryLimitAction = .restart, onCrash: CrashAction = .exit,
+                    onCorruption: CorruptionAction = .exit, maxRestarts: Int = 5,
                     restartWindow: Duration = .seconds(600), restartExitCode: Int32? = Supervisor.restartExitCode) {
             self.gracePeriod = gracePeriod
             self.signalProcessGroup = signalProcessGroup
             self.onMemoryLimit = onMemoryLimit
             self.onCrash = onCrash
+            self.onCorruption = onCorruption
             self.maxRestarts = maxRestarts
             self.restartWindow = restartWindow
             self.restartExitCode = restartExitCode
@@ -70,6 +81,8 @@ public struct Supervisor: Sendable {
         case restartAfterCrash(Int32)
         /// MySQL's RESTART (exit 16): at once, within the cap.
         case restartAtOnce
+        /// `resurrect` ended: the server again if it replaced the datadir, else exit with the crash's code.
+        case resurrectEnded
     }
 
     public let settings: Settings
@@ -88,6 +101,15 @@ public struct Supervisor: Sendable {
     public private(set) var childStopping = false
     /// Ready, then no answer on Lifeguard's own connection several times in a row.
     public private(set) var unresponsive = false
+    /// The running child is `resurrect`, not the server (LIFEGUARD_ON_CORRUPTION=resurrect).
+    public private(set) var resurrecting = false
+    /// Resurrect runs once: a crash loop after it is the orchestrator's.
+    private var resurrectTried = false
+    /// When a child last became ready: a crash loop with no readiness since its first restart is one
+    /// of a server that cannot start.
+    private var lastReadyAt: MonotonicInstant?
+    /// The crash loop's last code, which a resurrect that replaced nothing exits with.
+    private var crashCode: Int32 = 0
     /// A stop was asked from outside: whatever else happens, Lifeguard exits after it.
     private var exitRequested = false
     /// The signals Lifeguard sent the running child (bit N: signal N), so that its death by one of
@@ -112,6 +134,7 @@ public struct Supervisor: Sendable {
         switch phase {
         case .idle, .spawning: return .starting
         case .running:
+            if resurrecting { return .resurrecting }
             if childStopping { return .stopping }
             guard readiness != nil else { return .starting }
             return unresponsive ? .unresponsive : .ready
@@ -144,6 +167,7 @@ public struct Supervisor: Sendable {
         unresponsive = false
         signalsSent = 0
         // Sampling first: a burst can come with the first page the child touches.
+        if resurrecting { return ActionList(.startSampling, .report(.childStarted(pid: pid, restarts: restarts))) }
         return ActionList(.startSampling, .beginReadiness(pid: pid), .report(.childStarted(pid: pid, restarts: restarts)))
     }
 
@@ -151,6 +175,7 @@ public struct Supervisor: Sendable {
     public mutating func readinessReached(_ source: ReadinessSource, now: MonotonicInstant) -> ActionList {
         guard case .running = phase, readiness == nil, !childStopping else { return ActionList() }
         readiness = source
+        lastReadyAt = now
         return ActionList(.endReadiness, .report(.ready(source)))
     }
 
@@ -176,7 +201,8 @@ public struct Supervisor: Sendable {
     }
 
     public mutating func spawnFailed(_ error: SpawnError, now: MonotonicInstant) -> ActionList {
-        finish(code: error.exitCode, after: ActionList(.report(.spawnFailed(error))))
+        // No resurrect to run: the crash loop is the orchestrator's, with its own code.
+        finish(code: resurrecting ? crashCode : error.exitCode, after: ActionList(.report(.spawnFailed(error))))
     }
 
     /// A signal arrived from outside (SIGCHLD never comes here: the loop reaps instead).
@@ -230,6 +256,9 @@ public struct Supervisor: Sendable {
                 if case .restartAfterCrash = outcome, case .signaled(let signal, _) = process.status {
                     actions.append(.report(.crashed(signal)))
                 }
+                if outcome == .resurrectEnded {
+                    actions.append(.report(.resurrectEnded(status: process.status, resurrected: Supervisor.resurrected(process.status))))
+                }
             } else {
                 orphans += 1
             }
@@ -281,11 +310,17 @@ public struct Supervisor: Sendable {
     /// What the main child's exit leads to, decided while the phase still says why it stopped.
     private func outcomeAfterExit(of status: TerminationStatus) -> Outcome {
         if exitRequested { return .exit(status.shellExitCode) }
+        if resurrecting { return .resurrectEnded }
         if case .stopping(_, .memory, _, _) = phase {
             return settings.onMemoryLimit == .restart ? .restart : .exit(Supervisor.memoryExitCode)
         }
         if let code = settings.restartExitCode, status == .exited(code) { return .restartAtOnce }
         if case .signaled(let signal, _) = status, settings.onCrash == .restart, !sent(signal) {
+            return .restartAfterCrash(status.shellExitCode)
+        }
+        // With LIFEGUARD_ON_CORRUPTION=resurrect, dying before ready (InnoDB aborting its start exits 1)
+        // is a crash loop too: restarted within the cap, then the resurrect.
+        if settings.onCorruption == .resurrect, readiness == nil, !status.isSuccess, case .running = phase {
             return .restartAfterCrash(status.shellExitCode)
         }
         return .exit(status.shellExitCode)
@@ -310,8 +345,26 @@ public struct Supervisor: Sendable {
         if case .exit(let code) = outcome { return finish(code: code, after: actions) }
         if exitRequested { return finish(code: lastExit?.shellExitCode ?? 0, after: actions) }
         var actions = actions
+        if outcome == .resurrectEnded {
+            resurrecting = false
+            guard let status = lastExit, Supervisor.resurrected(status) else { return finish(code: crashCode, after: actions) }
+            // A new datadir: the server gets a whole restart cap again.
+            recentRestarts.removeAll()
+            actions.append(.report(.restartScheduled(delay: .zero, restarts: restarts + 1)))
+            return respawn(now: now, after: actions)
+        }
         recentRestarts.removeAll { now - $0 >= settings.restartWindow }
         if recentRestarts.count >= settings.maxRestarts {
+            if case .restartAfterCrash(let code) = outcome, settings.onCorruption == .resurrect, !resurrectTried,
+               lastReadyAt.map({ $0 < recentRestarts.first ?? now }) ?? true {
+                resurrectTried = true
+                resurrecting = true
+                crashCode = code
+                phase = .spawning
+                actions.append(.report(.resurrectBegan))
+                actions.append(.spawnResurrect)
+                return actions
+            }
             actions.append(.report(.restartLimitReached(restarts: recentRestarts.count, window: settings.restartWindow)))
             if case .restartAfterCrash(let code) = outcome { return finish(code: code, after: actions) }
             return finish(code: Supervisor.memoryExitCode, after: actions)

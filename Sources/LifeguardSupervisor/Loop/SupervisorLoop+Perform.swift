@@ -15,8 +15,9 @@ extension SupervisorLoop {
             let action = actions[index]
             index += 1
             switch action {
-            case .spawn:
-                switch spawner.spawn() {
+            case .spawn, .spawnResurrect:
+                let spawning = action == .spawn ? spawner : (recovery ?? spawner)
+                switch spawning.spawn() {
                 case .success(let pid): perform(machine.spawned(pid: pid, now: now), now: now)
                 case .failure(let error): perform(machine.spawnFailed(error, now: now), now: now)
                 }

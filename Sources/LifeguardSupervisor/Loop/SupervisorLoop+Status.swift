@@ -74,6 +74,9 @@ extension SupervisorEvent {
         case .crashed(let signal): return ("crashed", "killed by \(signal), which Lifeguard did not send")
         case .restartScheduled(let delay, let restarts): return ("restart", "restart \(restarts) in \(delay.seconds) s")
         case .restartLimitReached(let restarts, let window): return ("restart_limit", "\(restarts) restarts in \(window.seconds) s")
+        case .resurrectBegan: return ("resurrecting", "the server kept dying during its start, never ready: resurrect runs on its datadir")
+        case .resurrectEnded(let status, let resurrected):
+            return (resurrected ? "resurrected" : "resurrect_failed", "resurrect \(status)" + (resurrected ? ": starting the server again" : ""))
         case .exiting(let code): return ("exited", "exit code \(code)")
         case .signalForwarded, .orphansReaped, .remainingSignalled, .remainingKilled, .remainingAbandoned: return nil
         }

@@ -15,6 +15,8 @@ import LifeguardSystem
 public final class SupervisorLoop {
     var machine: Supervisor
     let spawner: ChildSpawner
+    /// `resurrect -- COMMAND`, for LIFEGUARD_ON_CORRUPTION=resurrect.
+    let recovery: ChildSpawner?
     let signals: SignalChannel
     let logger: Logger
     /// PID 1 of its namespace: leftovers are signalled with kill(-1).
@@ -37,11 +39,12 @@ public final class SupervisorLoop {
     /// Whether the last wait failed (logged once, on the change).
     private var waitFailing = false
 
-    public init(machine: Supervisor, spawner: ChildSpawner, signals: consuming SignalChannel, logger: Logger,
+    public init(machine: Supervisor, spawner: ChildSpawner, recovery: ChildSpawner? = nil, signals: consuming SignalChannel, logger: Logger,
                 isInit: Bool, memory: MemoryGuard?, health: Health = Health(), shedding: Shedding? = nil,
                 now: MonotonicInstant = .now()) {
         self.machine = machine
         self.spawner = spawner
+        self.recovery = recovery
         self.signals = signals
         self.logger = logger
         self.isInit = isInit
