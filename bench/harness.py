@@ -26,6 +26,7 @@ SECTIONS = {
     "reclaim": "reclaim",
     "false-stops": "false_stops",
     "runaway": "runaway",
+    "resurrect": "resurrect",
 }
 
 

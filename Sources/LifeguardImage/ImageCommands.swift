@@ -30,6 +30,19 @@ public enum RunAsCommand {
     }
 }
 
+/// `lifeguard resurrect [--force] [--max-force-recovery N] [-- SERVER...]`: the image's resurrect script
+/// (resurrect/resurrect, linked as /usr/local/bin/resurrect), exec'd in place: a damaged datadir back as
+/// a clean instance, the original kept. The same command LIFEGUARD_ON_CORRUPTION=resurrect runs.
+public enum ResurrectCommand {
+    public static func run(arguments: [String]) -> Int32 {
+        let command = [Supervisor.resurrectCommand] + arguments
+        let error = Identity.execute(command)
+        return RunAsCommand.failure("resurrect: cannot execute \(command[0]): \(error) (the image links it as /usr/local/bin/resurrect)",
+                                    code: error.rawValue == ENOENT ? 127 : 126)
+    }
+}
+
+
 /// `lifeguard render-config [--template FILE] [--output FILE] [--defaults FILE] [--offer SIZE] [--flavor mysql|mariadb] [-- SERVER ARGS]`:
 /// renders my.cnf.template for the memory offer (the memory guard's trigger, or --offer /
 /// LIFEGUARD_OFFER), leaving out every key set in `--defaults` (my_print_defaults output) or in the

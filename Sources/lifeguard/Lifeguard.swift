@@ -5,7 +5,7 @@ import LifeguardSupervisor
 
 /// The `lifeguard` command: which job it was asked for, then that job. Supervising is the main one
 /// (LifeguardSupervisor); the probe and the fleet view read status files (LifeguardStatus); run-as and
-/// render-config serve the image's entrypoint (LifeguardImage).
+/// render-config serve the image's entrypoint, resurrect runs the image's resurrect (LifeguardImage).
 @main
 enum Lifeguard {
     static func main() {
@@ -29,6 +29,8 @@ enum Lifeguard {
             exit(RunAsCommand.run(arguments: arguments))
         case .renderConfig(let arguments):
             exit(RenderConfigCommand.run(arguments: arguments, environment: environment.variables))
+        case .resurrect(let arguments):
+            exit(ResurrectCommand.run(arguments: arguments))
         case .help:
             print(HelpText.render(), terminator: "")
             exit(0)

@@ -71,6 +71,17 @@ struct CommandLineTests {
         for setting in Configuration.settings { #expect(help.contains(setting.variable)) }
     }
 
+    @Test("resurrect is a subcommand; after -- it is a command to supervise")
+    func resurrectSubcommand() throws {
+        #expect(try CommandLineParser.parse(arguments: ["resurrect", "--force"], environment: [:]) == .resurrect(["--force"]))
+        guard case .supervise(let configuration) = try CommandLineParser.parse(arguments: ["--", "resurrect"], environment: [:]) else {
+            Issue.record("-- resurrect is not supervised")
+            return
+        }
+        #expect(configuration.command == ["resurrect"])
+        #expect(HelpText.render().contains("lifeguard resurrect [--force]"))
+    }
+
     @Test("unknown LIFEGUARD_ variables are collected with a suggestion")
     func unknownVariables() throws {
         let config = try configuration(["x"], ["LIFEGUARD_GRACEPERIOD": "1", "LIFEGUARD_LOG_LEVLE": "debug", "OTHER": "1",

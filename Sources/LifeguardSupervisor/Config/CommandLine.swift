@@ -16,6 +16,8 @@ public enum Invocation: Sendable, Equatable {
     case runAs([String])
     /// `lifeguard render-config ...`: render my.cnf.template for the memory offer.
     case renderConfig([String])
+    /// `lifeguard resurrect ...`: exec the image's resurrect script.
+    case resurrect([String])
 }
 
 /// Parses `lifeguard [OPTIONS] [--] COMMAND [ARG...]`. Options stop at the first argument that is not
@@ -23,7 +25,7 @@ public enum Invocation: Sendable, Equatable {
 public enum CommandLineParser {
     /// Words that, as the first argument, name a subcommand rather than COMMAND (`lifeguard -- probe`
     /// runs a program called probe).
-    public static let subcommands = ["probe", "status", "run-as", "render-config"]
+    public static let subcommands = ["probe", "status", "run-as", "render-config", "resurrect"]
 
     public static func parse(arguments: [String], environment: [String: String]) throws(ConfigurationError) -> Invocation {
         switch arguments.first {
@@ -31,6 +33,7 @@ public enum CommandLineParser {
         case "status": return .status(Array(arguments.dropFirst()))
         case "run-as": return .runAs(Array(arguments.dropFirst()))
         case "render-config": return .renderConfig(Array(arguments.dropFirst()))
+        case "resurrect": return .resurrect(Array(arguments.dropFirst()))
         default: break
         }
         var configuration = Configuration()

@@ -15,6 +15,7 @@ public enum HelpText {
           lifeguard status [--json] [FILE | DIRECTORY...]
           lifeguard run-as USER[:GROUP] COMMAND [ARG...]
           lifeguard render-config [--template FILE] [--output FILE] [--defaults FILE] [--offer SIZE] [-- SERVER ARGS]
+          lifeguard resurrect [--force] [--max-force-recovery N] [-- SERVER ARGS]
 
         Options (each also set by its environment variable; a flag wins):
 
