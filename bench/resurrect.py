@@ -12,6 +12,7 @@ from common import LIFEGUARD, MIB, ROOT, MariaDB, stop
 
 ROWS_PER_TABLE = 550_000
 TABLES = 4
+ROUNDS = 2
 SERVER_OPTIONS = ["--innodb-buffer-pool-size=512M", "--innodb-log-file-size=256M"]
 
 
@@ -114,33 +115,44 @@ def run(options):
     server = populated()
     try:
         size = size_of(server.datadir)
-        dump_seconds, import_seconds, dump_bytes, floor_peak = floor(server)
-        seconds, peak, steps, report = resurrect(server)
+        floors, resurrects = [], []
+        # Alternated, twice: this machine is noisy, and the order must not favour either.
+        for _ in range(ROUNDS):
+            floors.append(floor(server))
+            resurrects.append(resurrect(server))
+            # The next round starts from the resurrected datadir alone (the same data).
+            for name in os.listdir(server.datadir):
+                if name.startswith(".lifeguard-"):
+                    path = os.path.join(server.datadir, name)
+                    subprocess.run(["rm", "-rf", path], check=True)
         asked = 2 * size + 64 * MIB
-        floor_seconds = dump_seconds + import_seconds
-        rows = [
-            ["floor: mariadb-dump --all-databases (a server on the datadir)", f"{dump_seconds:.1f} s", "–", f"{dump_bytes / MIB:.0f} MiB (the dump)"],
-            ["floor: import into a new instance", f"{import_seconds:.1f} s", "–", "–"],
-            ["floor: dump + import", f"{floor_seconds:.1f} s", "1.0×", f"{floor_peak / MIB:.0f} MiB"],
-            ["resurrect --force (every step, the switch included)", f"{seconds:.1f} s", f"{seconds / floor_seconds:.1f}×",
-             f"{peak / MIB:.0f} MiB (asks for {asked / MIB:.0f} MiB free)"],
-        ]
-        breakdown = ", ".join(f"{name} {value:.1f} s" for name, value in steps.items())
+        rows = []
+        for index, ((dump_seconds, import_seconds, dump_bytes, floor_peak), (seconds, peak, steps, report)) in enumerate(zip(floors, resurrects), 1):
+            floor_seconds = dump_seconds + import_seconds
+            rows.append([f"{index}: floor, one mariadb-dump --all-databases + one import into a new instance",
+                         f"{dump_seconds:.1f} + {import_seconds:.1f} = {floor_seconds:.1f} s", "1.0×",
+                         f"{floor_peak / MIB:.0f} MiB (a {dump_bytes / MIB:.0f} MiB dump and the new instance)"])
+            rows.append([f"{index}: resurrect --force (every step, the switch included)", f"{seconds:.1f} s",
+                         f"{seconds / floor_seconds:.1f}×", f"{peak / MIB:.0f} MiB (it asks for {asked / MIB:.0f} MiB free)"])
+        breakdown = "; ".join(", ".join(f"{name} {value:.1f} s" for name, value in steps.items()) for _, _, steps, _ in resurrects)
+        report = resurrects[-1][3]
+        worst = max(result[0] / (floor_result[0] + floor_result[1]) for result, floor_result in zip(resurrects, floors))
         return {
             "title": "10. Resurrect: the cost for a 1 GB datadir",
             "header": ["run", "time", "× floor", "disk space used at the peak"],
             "rows": rows,
             "goal": "resurrect within 3× its floor (one dump plus one import), and never more disk than it asks to find free",
-            "met": seconds <= 3 * floor_seconds and peak <= asked,
+            "met": worst <= 3 and all(result[1] <= asked for result in resurrects),
             "notes": [
                 f"The datadir: {size / MIB:.0f} MiB (`du -sb`; {TABLES} InnoDB tables of {ROWS_PER_TABLE:,} rows of about 400 bytes "
                 "with a secondary index, a MyISAM table of 100,000 rows, a trigger), stopped cleanly; MariaDB 10.11 with a 512 MiB "
-                "buffer pool and a 256 MiB redo log for every server of both rows, on one disk. The floor dumps with "
-                "`--single-transaction --routines --events --triggers --hex-blob` into a file and loads it with the client; "
-                "resurrect's own steps: " + breakdown + f" ({report['tables_dumped']} tables, {report['rows_dumped']:,} rows, "
-                "rows and CHECKSUM TABLE compared). Beyond the floor, resurrect copies the datadir first (the original is "
-                "never written), starts and checks it (the gentle start), reads every table twice more for COUNT(*) and "
-                "CHECKSUM TABLE on each side, and dumps table by table.",
+                "buffer pool and a 256 MiB redo log for every server of every row, on one disk, two rounds alternated. The floor "
+                "dumps with `--single-transaction --routines --events --triggers --hex-blob` into one file and loads it with one "
+                "client; resurrect's steps (round 1; round 2): " + breakdown + f" ({report['tables_dumped']} tables, "
+                f"{report['rows_dumped']:,} rows, rows and CHECKSUM TABLE compared). Beyond the floor, resurrect copies the "
+                "datadir first (the original is never written), starts and checks it (the gentle start), repairs what the check "
+                "finds, and reads every table twice more for COUNT(*) and CHECKSUM TABLE on each side; it dumps and loads table "
+                "by table, one client per piece.",
             ],
         }
     finally:

@@ -47,6 +47,10 @@ dump_piece() {
     fi
     DUMP_ERROR=$(head -c 400 "$WORK/dump.partial/$file.err" | tr '\n\t' '  ')
     [ -n "$DUMP_ERROR" ] || DUMP_ERROR="$DUMP exited $status without its completion trailer"
+    # A piece that could not be written is not a table that could not be read.
+    if grep -qE 'errno 28|errno: 28|No space left' "$WORK/dump.partial/$file.err" || [ "$(kib_free "$WORK")" -lt 1024 ]; then
+        could_not "the volume holding $DATADIR is full: the dump could not be written ($DUMP_ERROR); free space and run resurrect again"
+    fi
     cat "$WORK/dump.partial/$file.err" >>"$WORK/logs/dump.err"
     rm -f "$WORK/dump.partial/$file" "$WORK/dump.partial/$file.err"
     return 1
@@ -56,6 +60,14 @@ dump_piece() {
 lost() {
     printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$WORK/dump.partial/lost.tsv"
     mysql_warn "lost: $1.$2 ($3, about $4 rows): $5"
+}
+
+# estimated_rows DATABASE TABLE FALLBACK: what an unreadable table held. A table marked corrupted shows
+# 0 rows in information_schema; InnoDB's persistent statistics still have its last count.
+estimated_rows() {
+    local rows
+    rows=$(fenced_sql -e "SELECT n_rows FROM mysql.innodb_table_stats WHERE database_name = '$(sql_string "$1")' AND table_name = '$(sql_string "$2")'" 2>/dev/null || true)
+    case "$rows" in '' | *[!0-9]*) echo "$3" ;; *) echo "$rows" ;; esac
 }
 
 # The server may die on a damaged page: then this attempt is over and the next level is tried.
@@ -101,7 +113,7 @@ dump_database() {
             printf '%s\t%s\t%s\t%s\t%s\n' "$database" "$table" "$engine" "$rows" "$checksum" >>"$WORK/dump.partial/tables.tsv"
         else
             [ -s "$WORK/logs/count.err" ] && DUMP_ERROR=$(head -c 400 "$WORK/logs/count.err" | tr '\n\t' '  ')
-            lost "$database" "$table" "$engine" "$estimate" "$DUMP_ERROR"
+            lost "$database" "$table" "$engine" "$(estimated_rows "$database" "$table" "$estimate")" "$DUMP_ERROR"
             server_answers || return 1
         fi
         : >"$WORK/logs/count.err"

@@ -95,7 +95,8 @@ report_finish() {
     fi
     [ -s "$WORK/repaired" ] && printf '  repaired  %s\n' "$(paste -sd ' ' "$WORK/repaired")"
     if [ -n "$dump" ] && [ -s "$dump/lost.tsv" ]; then
-        awk -F'\t' '{ printf "  lost      %s.%s (%s, about %s rows): %s\n", $1, $2, $3, $4, $5 }' "$dump/lost.tsv"
+        awk -F'\t' '{ what = ($3 == "system") ? "the grant and system tables" : ($2 == "*") ? "the database is not there" \
+            : $3 ", about " $4 " rows; the table is there, empty"; printf "  lost      %s.%s (%s): %s\n", $1, $2, what, $5 }' "$dump/lost.tsv"
     fi
     printf '  report    %s\n' "$DATADIR/$RESURRECT_REPORT"
 }

@@ -28,7 +28,11 @@ final class MariaDB: @unchecked Sendable {
         }
     }
 
+    /// A filesystem mounted over the datadir by the test, unmounted (lazily) before the directory goes.
+    var unmountAtEnd = false
+
     deinit {
+        if unmountAtEnd { _ = try? TestProcess(["umount", "-l", dataDirectory]).exitCode() }
         if let pid = try? String(contentsOfFile: directory + "/pid", encoding: .utf8), let number = pid_t(pid.trimmingCharacters(in: .whitespacesAndNewlines)) {
             kill(number, SIGKILL)
         }
