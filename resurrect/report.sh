@@ -104,6 +104,7 @@ report_finish() {
 # could_not REASON: the original is as it was; the large partial work is removed, a complete dump is
 # kept (the next run imports it again; remove $WORK to start over).
 could_not() {
+    trap - ERR
     mysql_log ERROR "resurrect: $1" >&2
     stop_fenced_server || true
     report_finish could_not "$EXIT_COULD_NOT" "$1"
@@ -112,7 +113,7 @@ could_not() {
 }
 
 interrupted() {
-    trap - TERM INT
+    trap - TERM INT ERR
     mysql_warn "resurrect: interrupted; the original is intact until the switch: run resurrect again to resume"
     stop_fenced_server || true
     report_finish interrupted "$EXIT_INTERRUPTED" "interrupted during ${STEP_NAME:-the start}"
