@@ -1,22 +1,27 @@
 import LifeguardSystem
 
 /// The status in Prometheus text exposition format, for node-exporter's textfile collector:
-/// Lifeguard itself never opens a listening socket.
+/// Lifeguard itself never opens a listening socket. Every sample carries `instance` (the container's
+/// hostname), so one textfile directory collects a whole host's containers without duplicate series.
 public enum MetricsText {
     public static func render(_ status: Status) -> String {
         var lines: [String] = []
+        let instance = status.instance.map { "instance=\"\(labelValue($0))\"" }
         func metric(_ name: String, _ help: String, _ type: String, _ samples: [(String, Double?)]) {
             let present = samples.compactMap { labels, value in value.map { (labels, $0) } }
             guard !present.isEmpty else { return }
             lines.append("# HELP lifeguard_\(name) \(help)")
             lines.append("# TYPE lifeguard_\(name) \(type)")
-            for (labels, value) in present { lines.append("lifeguard_\(name)\(labels) \(JSONText.number(value))") }
+            for (own, value) in present {
+                let labels = [instance, own.isEmpty ? nil : own].compactMap { $0 }.joined(separator: ",")
+                lines.append("lifeguard_\(name)\(labels.isEmpty ? "" : "{\(labels)}") \(JSONText.number(value))")
+            }
         }
         let memory = status.memory
         metric("info", "Lifeguard version and cgroup.", "gauge",
-               [("{version=\"\(status.version)\",cgroup_version=\"\(memory.cgroupVersion ?? "none")\"}", 1)])
+               [("version=\"\(labelValue(status.version))\",cgroup_version=\"\(memory.cgroupVersion ?? "none")\"", 1)])
         metric("state", "1 for the current state of the supervised command.", "gauge",
-               ServiceState.allCases.map { ("{state=\"\($0.rawValue)\"}", $0 == status.state ? 1 : 0) })
+               ServiceState.allCases.map { ("state=\"\($0.rawValue)\"", $0 == status.state ? 1 : 0) })
         metric("restarts_total", "Restarts of the command since Lifeguard started.", "counter", [("", Double(status.restarts))])
         metric("memory_stops_total", "Graceful stops triggered by the memory guard.", "counter", [("", Double(status.memoryStops))])
         metric("shed_kills_total", "Statements or connections the shed killed to keep the database below its trigger.", "counter",
@@ -40,5 +45,19 @@ public enum MetricsText {
         metric("status_updated_timestamp_seconds", "When this file was written.", "gauge",
                [("", Double(status.updatedAt.secondsSinceEpoch) + Double(status.updatedAt.nanoseconds) / 1e9)])
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A label value as the text format wants it: backslash, double quote and line feed escaped.
+    static func labelValue(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            switch character {
+            case "\\": escaped += "\\\\"
+            case "\"": escaped += "\\\""
+            case "\n": escaped += "\\n"
+            default: escaped.append(character)
+            }
+        }
+        return escaped
     }
 }

@@ -70,6 +70,9 @@ public struct Status: Equatable, Sendable {
     public var childPID: pid_t?
     /// The command's name (argv[0]'s last component), never its arguments.
     public var command: String?
+    /// The container's hostname (a pod's name, a container's --hostname or short id): the metrics'
+    /// `instance` label, which tells one host's containers apart.
+    public var instance: String?
     public var restarts = 0
     public var memoryStops = 0
     /// Connections or statements the shed killed since Lifeguard started.
@@ -137,6 +140,7 @@ public struct Status: Equatable, Sendable {
         key("pid"); integer(Int64(lifeguardPID))
         key("child_pid"); integer(childPID.map(Int64.init))
         key("command"); string(command)
+        key("instance"); string(instance)
         key("restarts"); integer(Int64(restarts))
         key("memory_stops"); integer(Int64(memoryStops))
         key("shed_kills"); integer(Int64(shedKills))
@@ -216,6 +220,7 @@ public struct Status: Equatable, Sendable {
         lifeguardPID = Status.whole(root["pid"]?.number) ?? 0
         childPID = Status.whole(root["child_pid"]?.number)
         command = root["command"]?.string
+        instance = root["instance"]?.string
         restarts = (Status.whole(root["restarts"]?.number) as UInt32?).map(Int.init) ?? 0
         memoryStops = (Status.whole(root["memory_stops"]?.number) as UInt32?).map(Int.init) ?? 0
         shedKills = (Status.whole(root["shed_kills"]?.number) as UInt32?).map(Int.init) ?? 0

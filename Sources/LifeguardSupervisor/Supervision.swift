@@ -79,6 +79,7 @@ public enum Supervision {
         var base = Status()
         base.lifeguardPID = Processes.current
         base.command = configuration.command.first.map { String($0.split(separator: "/").last ?? Substring($0)) }
+        base.instance = Processes.hostname
         base.startedAt = .now()
         base.statusInterval = configuration.statusInterval
         base.bootID = StatusAge.currentBootID()

@@ -160,9 +160,11 @@ struct StatusFileTests {
             #expect(json["memory"]?[key] != nil, "missing memory.\(key)")
         }
         let prometheus = try String(contentsOfFile: metrics, encoding: .utf8)
-        #expect(prometheus.contains("lifeguard_state{state=\"exited\"} 1"))
+        // Every sample carries the host's name as its instance.
+        let instance = "instance=\"\(ProcessInfo.processInfo.hostName)\""
+        #expect(prometheus.contains("lifeguard_state{\(instance),state=\"exited\"} 1"), "\(prometheus)")
         #expect(prometheus.contains("# TYPE lifeguard_restarts_total counter"))
-        #expect(prometheus.contains("lifeguard_memory_working_set_bytes "))
+        #expect(prometheus.contains("lifeguard_memory_working_set_bytes{\(instance)} "))
     }
 
     @Test("an unwritable status directory: Lifeguard supervises on, says so once, the probe says why")

@@ -232,6 +232,20 @@ struct HealthTests {
         }
     }
 
+    @Test("metrics text: every sample carries the container's instance, escaped; the status file too")
+    func metricsInstance() throws {
+        var status = sampleStatus()
+        status.instance = "db-1"
+        let text = MetricsText.render(status)
+        #expect(text.contains("lifeguard_state{instance=\"db-1\",state=\"ready\"} 1\n"))
+        #expect(text.contains("lifeguard_restarts_total{instance=\"db-1\"} 2\n"))
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            #expect(line.hasPrefix("lifeguard_") && line.contains("{instance=\"db-1\""), "\(line)")
+        }
+        #expect(MetricsText.labelValue("a\"b\\c\nd") == "a\\\"b\\\\c\\nd")
+        #expect(Status(json: status.json)?.instance == "db-1")
+    }
+
     @Test("sizes and ages for people")
     func humanFormats() {
         #expect(ByteCount.describe(255_652_815) == "243.8 MiB")

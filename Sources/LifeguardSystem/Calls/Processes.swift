@@ -9,6 +9,15 @@ public enum Processes {
     /// Whether this process runs as root (user id 0).
     public static var isRoot: Bool { getuid() == 0 }
 
+    /// gethostname(2): in a container, its hostname (Docker's --hostname or short id, a pod's name);
+    /// nil when it cannot be read or is empty.
+    public static var hostname: String? {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return nil }
+        let name = String(cString: buffer)
+        return name.isEmpty ? nil : name
+    }
+
     /// kill(2): `signal` to `pid` (negative: a process group; -1: every process this one may signal).
     /// ESRCH means nobody is there any more (it exited and waits to be reaped, or is gone); EPERM
     /// that this process may not signal it. Never EINTR.
