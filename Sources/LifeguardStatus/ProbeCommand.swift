@@ -73,7 +73,8 @@ public enum ProbeCommand {
                 + (writeProblem(path) ?? "Lifeguard is hung or cannot write it"))
         }
         let what = status.command ?? "the command"
-        let detail = status.serverStatus.map { ": \($0)" } ?? ""
+        // A replica behind says why (a thread stopped, how far behind); otherwise the server's own words.
+        let detail = (status.state == .replicaBehind ? status.replication?.reason : status.serverStatus).map { ": \($0)" } ?? ""
         switch (status.state, mode) {
         case (.exited, _):
             return Verdict(passed: false, message: "unhealthy: \(what) exited" + (status.exitCode.map { " with code \($0)" } ?? ""))

@@ -10,6 +10,9 @@ public enum ServiceState: String, Sendable, Equatable, CaseIterable {
     /// Was ready, but Lifeguard's own connection has had no answer several times in a row (a wedged
     /// server): readiness fails, liveness passes (a busy server is not killed for being slow).
     case unresponsive
+    /// Ready, but a replica that is not current: a replication thread stopped, or more lag than
+    /// LIFEGUARD_MAX_REPLICA_LAG. Readiness fails (reads go to current replicas), liveness passes.
+    case replicaBehind = "replica_behind"
     /// A graceful stop is under way (Lifeguard's, or the server's own shutdown).
     case stopping
     /// Between a stop and the next start.
@@ -93,6 +96,8 @@ public struct Status: Equatable, Sendable {
     public var lastEvent: Event?
     /// The datadir's last resurrect, while its report is beside the status file.
     public var resurrect: ResurrectSummary?
+    /// A ready replica's replication (nil: not a replica, or not checked).
+    public var replication: ReplicationSummary?
 
     public init() {}
 
@@ -199,6 +204,21 @@ public struct Status: Equatable, Sendable {
         } else {
             writer.append("null")
         }
+        first = false
+        key("replication")
+        if let replication {
+            writer.append("{")
+            first = true
+            key("state", "    "); string(replication.state.rawValue)
+            key("io_running", "    "); string(replication.ioRunning)
+            key("sql_running", "    "); string(replication.sqlRunning)
+            key("seconds_behind", "    "); number(replication.secondsBehind)
+            key("max_lag_s", "    "); number(replication.maxLag)
+            key("reason", "    "); string(replication.reason)
+            writer.append("\n  }")
+        } else {
+            writer.append("null")
+        }
         writer.append("\n}\n")
     }
 
@@ -256,5 +276,6 @@ public struct Status: Equatable, Sendable {
                               detail: event["detail"]?.string ?? "")
         }
         resurrect = root["resurrect"].flatMap(ResurrectSummary.init(json:))
+        replication = root["replication"].flatMap(ReplicationSummary.init(json:))
     }
 }

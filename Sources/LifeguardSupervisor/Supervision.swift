@@ -113,12 +113,17 @@ public enum Supervision {
                                ("ready_address", .string(address.description))])
         var link: ServerLink?
         if configuration.serverAccount, case .unix(let path) = address {
-            link = ServerLink(socketPath: path, peerUserID: ServerLink.peerUserID(),
+            let account = ServerLink.account()
+            link = ServerLink(socketPath: path, peerUserID: account.peerUserID, user: account.user,
                               retryDelay: configuration.serverCheckInterval, attemptTimeout: configuration.serverCheckInterval)
         }
         let health = Health(notify: notify, prober: prober, link: link, reporter: reporter, output: output.isRunning ? output : nil, base: base,
                             statusFile: configuration.statusFile)
         health.check = ResponseCheck(interval: configuration.serverCheckInterval, timeout: configuration.serverCheckInterval)
+        if link != nil, let lag = configuration.maxReplicaLag {
+            health.replica = ReplicaCheck(maxLag: UInt64(lag.seconds.rounded(.down)), interval: configuration.serverCheckInterval,
+                                          timeout: configuration.serverCheckInterval)
+        }
         return health
     }
 

@@ -19,6 +19,7 @@ struct BadInputTests {
         "LIFEGUARD_SERVER_ACCOUNT": ["2", "enabled", "on please", ""],
         "LIFEGUARD_SERVER_CHECK_INTERVAL": ["0", "99ms", "0.05", "99999999999999999999", "5 s", "5sec"],
         "LIFEGUARD_SHED_AT": ["0", "0M", "0%", "101%", "90 %", "%", "99999999999999999999", "offf", "auto", "90M/s"],
+        "LIFEGUARD_MAX_REPLICA_LAG": ["-1", "of", "OFF ", "30 s", "30sec", "99999999999999999999"],
         "LIFEGUARD_SHED_MINIMUM": ["0", "0%", "101%", "off", "10 %", "99999999999999999999T", "10pc"],
         "LIFEGUARD_MEMORY_LIMIT": ["0", "0M", "0%", "101%", "95 %", "%", "99999999999999999999", "99999999999T", "240MBs",
                                    "1.5GiBi", "240 M", "240M/s", "autox"],

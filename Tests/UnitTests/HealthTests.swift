@@ -33,6 +33,8 @@ struct HealthTests {
         status.memory.trigger = 255_652_815
         status.memory.kernelOOMKills = 0
         status.lastEvent = Status.Event(reason: "memory_limit", at: status.updatedAt, detail: "working set \"quoted\"\n")
+        status.replication = ReplicationSummary(state: .behind, ioRunning: "Connecting", sqlRunning: "Yes", secondsBehind: nil,
+                                                maxLag: 30, reason: "the replica's I/O thread is Connecting")
         return status
     }
 

@@ -38,6 +38,8 @@ public struct Configuration: Sendable, Equatable {
     public var serverAccount = false
     /// How often Lifeguard's connection pings the ready server, and how long each answer may take.
     public var serverCheckInterval: Duration = .seconds(5)
+    /// A replica is ready only this close to its primary (`ReplicaCheck`); nil: replication is not checked.
+    public var maxReplicaLag: Duration? = .seconds(30)
     /// Where the shed begins, and the least a connection must hold to be killed (`Shedder`).
     public var shedAt: ShedSetting = .percentOfTrigger(90)
     public var shedMinimum: ShedSetting = .percentOfTrigger(10)

@@ -72,6 +72,10 @@ public enum SupervisorEvent: Equatable, Sendable {
     case unresponsive(failures: Int)
     /// It answers again: ready.
     case answeringAgain
+    /// Ready, then a replica not current (a replication thread stopped, or too far behind): not ready.
+    case replicaBehind(reason: String)
+    /// The replica is current again: ready.
+    case replicaCurrent
     /// The command exited with the restart exit code (LIFEGUARD_RESTART_EXIT_CODE; 16 is MySQL's
     /// RESTART statement): it is started again at once.
     case restartRequested(exitCode: Int32)

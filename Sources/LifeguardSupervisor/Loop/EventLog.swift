@@ -10,7 +10,7 @@ extension SupervisorEvent {
         case .spawnFailed, .gracePeriodExpired, .remainingAbandoned, .restartLimitReached, .crashed: return .error
         case .resurrectBegan: return .warn
         case .resurrectEnded(_, let resurrected): return resurrected ? .warn : .error
-        case .remainingKilled, .unresponsive: return .warn
+        case .remainingKilled, .unresponsive, .replicaBehind: return .warn
         case .stopBegan(.memory, _, _): return .warn
         case .childExited(_, let status): return status.isSuccess ? .info : .warn
         default: return .info
@@ -35,6 +35,8 @@ extension SupervisorEvent {
         case .serverStopping: return "the command is shutting down by itself (STOPPING=1)"
         case .unresponsive: return "not ready: the server does not answer Lifeguard's own connection"
         case .answeringAgain: return "ready again: the server answers Lifeguard's own connection"
+        case .replicaBehind: return "not ready: the replica is not current"
+        case .replicaCurrent: return "ready again: the replica is current"
         case .restartRequested(let code): return "the command asked to be restarted (exit code \(code))"
         case .crashed: return "the command crashed (killed by a signal Lifeguard did not send)"
         case .restartScheduled: return "restarting the command"
@@ -61,7 +63,8 @@ extension SupervisorEvent {
         case .orphansReaped(let count): return [("count", LogValue(count))]
         case .remainingSignalled(_, let grace): return [("grace_period_s", .double(grace.seconds))]
         case .restartRequested(let code): return [("exit_code", LogValue(code))]
-        case .remainingKilled, .remainingAbandoned, .ready, .serverStopping, .answeringAgain: return []
+        case .remainingKilled, .remainingAbandoned, .ready, .serverStopping, .answeringAgain, .replicaCurrent: return []
+        case .replicaBehind(let reason): return [("reason", .string(reason))]
         case .unresponsive(let failures): return [("failures_in_a_row", LogValue(failures))]
         case .crashed(let signal): return [("signal", .string(signal.description))]
         case .restartScheduled(let delay, let restarts): return [("delay_s", .double(delay.seconds)), ("restart", LogValue(restarts))]

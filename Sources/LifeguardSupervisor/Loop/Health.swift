@@ -12,6 +12,8 @@ public final class Health {
     public let link: ServerLink?
     /// Whether the ready server still answers that connection (readiness that stays true).
     public var check = ResponseCheck()
+    /// Whether a replica is current (readiness includes it); nil: not checked.
+    public var replica: ReplicaCheck?
     public let reporter: StatusReporter
     /// Where the status and log writes happen (nil: in the loop itself).
     public let output: OutputThread?

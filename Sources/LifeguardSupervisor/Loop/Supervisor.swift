@@ -97,10 +97,26 @@ public struct Supervisor: Sendable {
     public private(set) var memoryStops = 0
     /// How the running child became ready; nil while it has not.
     public private(set) var readiness: ReadinessSource?
+    /// Ready, and a replica that is not current: `reason` says why.
+    public mutating func replicaFellBehind(_ reason: String, now: MonotonicInstant) -> ActionList {
+        guard case .running = phase, readiness != nil, !childStopping, !replicaBehind else { return ActionList() }
+        replicaBehind = true
+        return ActionList(.report(.replicaBehind(reason: reason)))
+    }
+
+    /// The replica is current again.
+    public mutating func replicaCaughtUp(now: MonotonicInstant) -> ActionList {
+        guard case .running = phase, replicaBehind else { return ActionList() }
+        replicaBehind = false
+        return ActionList(.report(.replicaCurrent))
+    }
+
     /// The running child said STOPPING=1: it is shutting down by itself.
     public private(set) var childStopping = false
     /// Ready, then no answer on Lifeguard's own connection several times in a row.
     public private(set) var unresponsive = false
+    /// Ready, and a replica that is not current (`ReplicaCheck`).
+    public private(set) var replicaBehind = false
     /// The running child is `resurrect`, not the server (LIFEGUARD_ON_CORRUPTION=resurrect).
     public private(set) var resurrecting = false
     /// Resurrect runs once: a crash loop after it is the orchestrator's.
@@ -137,7 +153,7 @@ public struct Supervisor: Sendable {
             if resurrecting { return .resurrecting }
             if childStopping { return .stopping }
             guard readiness != nil else { return .starting }
-            return unresponsive ? .unresponsive : .ready
+            return unresponsive ? .unresponsive : replicaBehind ? .replicaBehind : .ready
         case .stopping, .draining: return .stopping
         case .restarting: return .restarting
         case .exited: return .exited
@@ -165,6 +181,7 @@ public struct Supervisor: Sendable {
         readiness = nil
         childStopping = false
         unresponsive = false
+        replicaBehind = false
         signalsSent = 0
         // Sampling first: a burst can come with the first page the child touches.
         if resurrecting { return ActionList(.startSampling, .report(.childStarted(pid: pid, restarts: restarts))) }

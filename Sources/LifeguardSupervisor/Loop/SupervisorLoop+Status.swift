@@ -21,6 +21,7 @@ extension SupervisorLoop {
         status.lastEvent = health.lastEvent
         health.resurrect.refresh()
         status.resurrect = health.resurrect.current
+        status.replication = machine.readiness == nil ? nil : health.replica?.summary
         status.updatedAt = .now()
         status.updatedMonotonic = now
         if let memory {
@@ -70,6 +71,8 @@ extension SupervisorEvent {
         case .serverStopping: return ("server_stopping", "the command is shutting down by itself")
         case .unresponsive(let failures): return ("unresponsive", "no answer on Lifeguard's own connection \(failures) times in a row: not ready")
         case .answeringAgain: return ("answering", "the server answers Lifeguard's own connection again: ready")
+        case .replicaBehind(let reason): return ("replica_behind", reason + ": not ready")
+        case .replicaCurrent: return ("replica_current", "the replica is current again: ready")
         case .restartRequested(let code): return ("restart_requested", "exit code \(code)")
         case .crashed(let signal): return ("crashed", "killed by \(signal), which Lifeguard did not send")
         case .restartScheduled(let delay, let restarts): return ("restart", "restart \(restarts) in \(delay.seconds) s")

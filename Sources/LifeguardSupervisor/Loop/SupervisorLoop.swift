@@ -110,6 +110,7 @@ public final class SupervisorLoop {
         if let link = health.link {
             if let retry = link.nextWake { wake = min(wake, retry) }
             if let check = health.check.nextWake(canSend: link.canSend) { wake = min(wake, check) }
+            if let replica = health.replica?.nextWake(canSend: link.canSend) { wake = min(wake, replica) }
         }
         if let shed = shedding?.shedder.nextWake { wake = min(wake, shed) }
         if let settleAt { wake = min(wake, settleAt) }

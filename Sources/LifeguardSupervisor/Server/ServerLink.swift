@@ -4,7 +4,8 @@ import LifeguardSystem
 
 /// Lifeguard's own way into the server: the account lifeguard@localhost over the server's unix
 /// socket, with no password (the server authenticates the socket's peer: the OS user `lifeguard`,
-/// whom Lifeguard, as root, becomes for the connect alone). From the moment the server is ready the
+/// whom Lifeguard, as root, becomes for the connect alone; not root, as in a pod run as the server's
+/// user, it connects as itself, and the account bears that user's name). From the moment the server is ready the
 /// link keeps one connection open (reconnecting after `retryDelay` when it is lost) and says whether
 /// that works, once per change, so that an operator learns at start, not in an emergency, that the
 /// account is missing. The shed sends its questions over it, one command at a time. The memory stop
@@ -29,8 +30,10 @@ public final class ServerLink {
         case unheard(String)
     }
 
-    /// The account's name, and the OS user it authenticates as.
+    /// The account's name, and the OS user it authenticates as, when Lifeguard runs as root.
     public static let user = "lifeguard"
+    /// The account this link logs in as: the OS user the server sees on the socket.
+    public let user: String
     /// After a refused login, the longest wait before the next attempt (see `retryDelay`).
     public static let maximumRetryDelay: Duration = .seconds(300)
 
@@ -63,18 +66,22 @@ public final class ServerLink {
     /// The server's flavour, from the greeting of the open connection.
     public private(set) var flavor: RunawayQuery.Flavor?
 
-    public init(socketPath: String, peerUserID: uid_t?, retryDelay: Duration = .seconds(5), attemptTimeout: Duration = .seconds(5)) {
+    public init(socketPath: String, peerUserID: uid_t?, user: String = ServerLink.user, retryDelay: Duration = .seconds(5), attemptTimeout: Duration = .seconds(5)) {
         self.socketPath = socketPath
         self.peerUserID = peerUserID
+        self.user = user
         self.retryDelay = retryDelay
         self.attemptTimeout = attemptTimeout
     }
 
-    /// The OS user `lifeguard` from /etc/passwd when Lifeguard runs as root (it can take on that
-    /// user's identity for a connect); nil otherwise: it connects as itself.
-    public static func peerUserID(database: UserDatabase = .system()) -> uid_t? {
-        guard geteuid() == 0 else { return nil }
-        return database.users.first { $0.name == user }?.uid
+    /// Who the server will see on the socket. As root: the OS user `lifeguard` from /etc/passwd (taken
+    /// on for the connect alone). Otherwise Lifeguard's own user, by its name in /etc/passwd (unix_socket
+    /// and auth_socket match the account's name to it); a uid with no name keeps `lifeguard`, refused.
+    public static func account(database: UserDatabase = .system(), effectiveUserID: uid_t = geteuid()) -> (user: String, peerUserID: uid_t?) {
+        guard effectiveUserID == 0 else {
+            return (database.users.first { $0.uid == effectiveUserID }?.name ?? user, nil)
+        }
+        return (user, database.users.first { $0.name == user }?.uid)
     }
 
     deinit { end() }
@@ -195,7 +202,7 @@ public final class ServerLink {
 
     private func connect(now: MonotonicInstant) -> Outcome? {
         do {
-            connection = try ServerConnection(path: socketPath, user: Self.user, peerUserID: peerUserID)
+            connection = try ServerConnection(path: socketPath, user: user, peerUserID: peerUserID)
             deadline = now + attemptTimeout
             return nil
         } catch {
