@@ -36,6 +36,8 @@ COPY docker-entrypoint.sh healthcheck.sh /usr/local/bin/
 # `docker run --rm -v data:/var/lib/mysql IMAGE resurrect`: the entrypoint runs any command that is
 # not the server, and this one is on the PATH.
 COPY resurrect/ /usr/local/lib/lifeguard/resurrect/
+# `replica serve` and `replica clone`: a read farm's clones (examples/kubernetes/replicated.yaml).
+COPY replica/ /usr/local/lib/lifeguard/replica/
 COPY my.cnf.template /etc/lifeguard/my.cnf.template
 # Directories any user id can write (`docker run --user 1000:1000`), as the official image does; the
 # rendered server settings live in /run (writable under --read-only with a tmpfs on /run) and are
@@ -52,7 +54,9 @@ RUN set -eu; \
     conf=/etc/mysql/conf.d; [ -d /etc/mysql/mariadb.conf.d ] && conf=/etc/mysql/mariadb.conf.d; \
     printf '[mysqld]\nbind-address = 0.0.0.0\nskip-name-resolve\nhost-cache-size = 0\n' > "$conf/zz-docker.cnf"; \
     ln -sf /usr/local/lib/lifeguard/resurrect/resurrect /usr/local/bin/resurrect; \
-    chmod 0755 /usr/local/bin/lifeguard /usr/local/bin/docker-entrypoint.sh /usr/local/bin/healthcheck.sh /usr/local/lib/lifeguard/resurrect/resurrect
+    ln -sf /usr/local/lib/lifeguard/replica/replica /usr/local/bin/replica; \
+    chmod 0755 /usr/local/bin/lifeguard /usr/local/bin/docker-entrypoint.sh /usr/local/bin/healthcheck.sh \
+        /usr/local/lib/lifeguard/resurrect/resurrect /usr/local/lib/lifeguard/replica/replica
 # A mysqld that crashes (SIGSEGV, SIGABRT, the kernel OOM killer) is started again in place, with
 # backoff and a cap, as MariaDB's own systemd unit does (Restart=on-abort).
 ENV LIFEGUARD_STATUS_FILE=/run/lifeguard/status.json LIFEGUARD_ON_CRASH=restart

@@ -368,16 +368,22 @@ write_healthcheck_file() {
 # OS user lifeguard, which Lifeguard takes on for the connect alone; MariaDB unix_socket, MySQL
 # auth_socket), with what watching and shedding need: every connection's memory and state (PROCESS)
 # and KILL on any of them, on the connection the server keeps for administrators (CONNECTION ADMIN),
-# so it never takes one of the users' max_connections. Only with LIFEGUARD_SERVER_ACCOUNT (off by
-# default: MariaDB's image tests refuse accounts they do not list); an existing datadir gets it from
-# the README's one statement.
+# so it never takes one of the users' max_connections; and a replica's state (SLAVE MONITOR, MySQL
+# REPLICATION CLIENT) for its readiness. Not root (a pod run as the server's user), Lifeguard connects
+# as that user: the account takes its name. Only with LIFEGUARD_SERVER_ACCOUNT (off by default:
+# MariaDB's image tests refuse accounts they do not list); an existing datadir gets it from the
+# README's one statement.
 lifeguard_account_sql() {
+    local account=lifeguard
+    # Stepped down from root: Lifeguard is root (it becomes lifeguard to connect).
+    [ -n "${STEPPED_DOWN:-}" ] || [ "$(id -u)" = 0 ] || account=$(id -un 2>/dev/null) || account=lifeguard
+    account="'$(sql_string "$account")'@localhost"
     if [ "$FLAVOR" = mariadb ]; then
-        printf 'CREATE USER IF NOT EXISTS lifeguard@localhost IDENTIFIED VIA unix_socket;'
-        printf 'GRANT PROCESS, CONNECTION ADMIN ON *.* TO lifeguard@localhost;'
+        printf 'CREATE USER IF NOT EXISTS %s IDENTIFIED VIA unix_socket;' "$account"
+        printf 'GRANT PROCESS, CONNECTION ADMIN, SLAVE MONITOR ON *.* TO %s;' "$account"
     else
-        printf 'CREATE USER IF NOT EXISTS lifeguard@localhost IDENTIFIED WITH auth_socket;'
-        printf 'GRANT PROCESS, CONNECTION_ADMIN ON *.* TO lifeguard@localhost;'
+        printf 'CREATE USER IF NOT EXISTS %s IDENTIFIED WITH auth_socket;' "$account"
+        printf 'GRANT PROCESS, CONNECTION_ADMIN, REPLICATION CLIENT ON *.* TO %s;' "$account"
     fi
 }
 

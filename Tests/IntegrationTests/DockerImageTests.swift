@@ -58,14 +58,14 @@ extension RealSystemTests {
         /// unix_socket (Lifeguard becomes the OS user `lifeguard` for the connect), one more
         /// max_connections for it, and the shed killing a runaway statement (the user lifted the
         /// session limit) with no restart.
-        @Test("LIFEGUARD_SERVER_ACCOUNT=1: lifeguard@localhost by unix_socket, PROCESS and CONNECTION ADMIN, its own max_connections slot; a runaway statement is shed, no restart")
+        @Test("LIFEGUARD_SERVER_ACCOUNT=1: lifeguard@localhost by unix_socket, PROCESS, CONNECTION ADMIN and SLAVE MONITOR, its own max_connections slot; a runaway statement is shed, no restart")
         func serverAccount() throws {
             let container = try Container(Self.article + ["-e", "MYSQL_ROOT_PASSWORD=\(Self.password)", "-e", "MYSQL_INITDB_SKIP_TZINFO=1",
                                                           "-e", "LIFEGUARD_SERVER_ACCOUNT=1"],
                                           arguments: ["mysqld", "--max-session-mem-used=9223372036854775807"])
             #expect(container.waitForLog("Lifeguard's own connection to the server works"), "\(container.logs.suffix(3000))")
             #expect(try container.sql("show grants for lifeguard@localhost", password: Self.password).output
-                    == "GRANT PROCESS, CONNECTION ADMIN ON *.* TO `lifeguard`@`localhost` IDENTIFIED VIA unix_socket")
+                    == "GRANT PROCESS, CONNECTION ADMIN, SLAVE MONITOR ON *.* TO `lifeguard`@`localhost` IDENTIFIED VIA unix_socket")
             // 20 for the applications, as without the account, and one for Lifeguard.
             #expect(try container.sql("select @@max_connections", password: Self.password).output == "21")
             // No password works for anyone else: root's OS identity is not the account's.
@@ -157,19 +157,30 @@ extension RealSystemTests {
         /// A read-only root filesystem: Lifeguard's status and the rendered settings go to a tmpfs on /run
         /// (as root), or on /run/lifeguard and /run/mysqld (as any user: the image makes them 1777, and
         /// Docker gives a tmpfs the mode of the directory it covers). Sized from the offer either way.
-        @Test("--read-only with a tmpfs on /run, as root and as --user 1000:1000: healthy, sized from the offer",
+        /// As the server's user it is the Kubernetes manifests' securityContext: no capability, no
+        /// privilege escalation, the default seccomp profile; Lifeguard's own connection then logs in
+        /// as that user (mysql@localhost), which the entrypoint made the account for.
+        @Test("--read-only with a tmpfs on /run as root; as the server's user with every capability dropped (the pods' securityContext): healthy, sized from the offer, Lifeguard's connection works",
               arguments: [false, true])
         func readOnlyRootFilesystem(asUser: Bool) throws {
-            let mounts = asUser ? ["--user", "1000:1000", "--tmpfs", "/run/lifeguard", "--tmpfs", "/run/mysqld"] : ["--tmpfs", "/run"]
+            let mounts = asUser ? ["--user", "mysql", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+                                   "--tmpfs", "/run/lifeguard", "--tmpfs", "/run/mysqld", "-e", "LIFEGUARD_SERVER_ACCOUNT=1"]
+                : ["--tmpfs", "/run"]
             let container = try Container(Self.article + ["--read-only", "--tmpfs", "/tmp", "--health-interval", "1s",
                                                           "-e", "MYSQL_ROOT_PASSWORD=\(Self.password)", "-e", "MYSQL_INITDB_SKIP_TZINFO=1"] + mounts)
             #expect(container.waitForHealth(), "\(container.logs.suffix(3000))")
             #expect(!container.logs.contains("could not render the server settings"), "\(container.logs.suffix(3000))")
-            // The article's container: offer 243.8 MiB, a pool of 89 MiB and 20 connections.
+            // The article's container: offer 243.8 MiB, a pool of 89 MiB and 20 connections (and one for
+            // Lifeguard's own account when it has one).
             let sizing = MySQLSizing(offer: Headroom.percent(5).trigger(forHardLimit: 268_435_456))
             #expect(try container.sql("select @@innodb_buffer_pool_size, @@max_connections", password: Self.password).output
-                    == "\(sizing.bufferPoolSize)\t\(sizing.maxConnections)")
+                    == "\(sizing.bufferPoolSize)\t\(sizing.maxConnections + (asUser ? 1 : 0))")
             #expect(try container.exec(["touch", "/etc/written"]).code != 0, "the root filesystem is writable")
+            if asUser {
+                #expect(container.waitForLog("Lifeguard's own connection to the server works\" account=mysql@localhost"),
+                        "\(container.logs.suffix(3000))")
+                #expect(try container.exec(["grep", "CapEff", "/proc/1/status"]).stdout.contains("0000000000000000"))
+            }
         }
 
         @Test("the rest of the official contract: _FILE secrets, a random root password, mysqld arguments, --version, other commands")

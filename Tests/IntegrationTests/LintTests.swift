@@ -48,6 +48,39 @@ extension RealSystemTests {
             #expect(result.exitCode() == 0, "\(result.stdout)\(result.stderr)")
         }
 
+        /// Each of these is a mistake an operator's review would catch: the checker must catch it too
+        /// (a checker that cannot fail proves nothing). One change to a copy of the examples at a time.
+        @Test("scripts/check-examples fails a manifest that is wrong, schema or semantics",
+              .needs(Prerequisites.executable("yamllint") != nil, "yamllint"),
+              arguments: [
+                  ("mysql.yaml", "readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false", "readOnlyRootFilesystem is not true"),
+                  ("mysql.yaml", "              subPath: mysql\n", "", "must be a subPath of the volume data"),
+                  ("mysql.yaml", "mysql-lifeguard:8.4-lifeguard0.1.0", "mysql-lifeguard:latest", "has no pinned tag"),
+                  ("mysql.yaml", "fsGroupChangePolicy:", "fsGroupChangePolicyy:", "is not valid Kubernetes 1.34"),
+                  ("mysql.yaml", "            limits:\n              memory: 256Mi\n              cpu: 500m",
+                   "            limits:\n              memory: 256Mi\n              cpu: \"1\"", "Guaranteed QoS"),
+                  ("mysql.yaml", "  root-password: \"\"", "  password: \"\"", "a Secret mysql the file does not define"),
+                  ("mysql.yaml", "            - name: tmp\n              mountPath: /tmp\n", "", "no emptyDir at /tmp"),
+                  ("mysql.yaml", "              drop: [\"ALL\"]", "              drop: [\"NET_RAW\"]", "capabilities are not dropped"),
+                  ("replicated.yaml", "maxUnavailable: 1", "maxUnavailable: 2", "let one go at a time"),
+                  ("replicated.yaml", "            - topologyKey: kubernetes.io/hostname", "            - topologyKey: topology.kubernetes.io/zone",
+                   "kept on different nodes"),
+                  ("replicated.yaml", "publishNotReadyAddresses: true", "publishNotReadyAdresses: true", "is not valid Kubernetes 1.37"),
+                  ("replicated.yaml", "args: [\"replica\", \"clone\"]", "args: [\"replica\"]", "no init container running `replica clone`"),
+              ])
+        func examplesCheckerFails(file: String, original: String, replacement: String, problem: String) throws {
+            let copy = "/var/tmp/lifeguard-examples-\(UUID().uuidString.prefix(8))"
+            defer { try? FileManager.default.removeItem(atPath: copy) }
+            try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: Self.root + "/examples", toPath: copy + "/examples")
+            let path = copy + "/examples/kubernetes/" + file
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(text.contains(original), "the example no longer holds \(original)")
+            try text.replacingOccurrences(of: original, with: replacement).write(toFile: path, atomically: true, encoding: .utf8)
+            let result = try TestProcess([Self.root + "/scripts/check-examples", copy])
+            #expect(result.exitCode() == 1 && result.stdout.contains(problem), "\(result.stdout)\(result.stderr)")
+        }
+
         @Test("the demo: with Lifeguard a clean stop and the data; without, OOMKilled", .needs(Docker.available, "root and a Docker engine"))
         func demo() throws {
             _ = try Docker.requireImage()  // the base image, built once for all the Docker tests

@@ -55,11 +55,13 @@ enum Docker {
 final class Container: @unchecked Sendable {
     let name: String
 
-    /// `docker run -d --network none --name … OPTIONS IMAGE ARGS`.
-    init(_ options: [String], arguments: [String] = []) throws {
+    /// `docker run -d --network none --name … OPTIONS IMAGE ARGS`; `joining`: in that container's
+    /// network namespace instead (loopback shared, as a pod's containers share theirs).
+    init(_ options: [String], arguments: [String] = [], joining other: Container? = nil) throws {
         name = "lifeguard-test-\(UUID().uuidString.prefix(8).lowercased())"
         let image = try Docker.requireImage()
-        let result = try Docker.run(["run", "-d", "--name", name, "--network", "none"] + options + [image] + arguments)
+        let network = other.map { "container:" + $0.name } ?? "none"
+        let result = try Docker.run(["run", "-d", "--name", name, "--network", network] + options + [image] + arguments)
         guard result.code == 0 else { throw TestFailure("docker run failed: \(result.stderr)") }
     }
 
