@@ -26,6 +26,10 @@ public enum MetricsText {
         metric("memory_stops_total", "Graceful stops triggered by the memory guard.", "counter", [("", Double(status.memoryStops))])
         metric("shed_kills_total", "Statements or connections the shed killed to keep the database below its trigger.", "counter",
                [("", Double(status.shedKills))])
+        metric("replica_current", "A replica: 1 while both threads run within the maximum lag (its readiness), else 0.", "gauge",
+               [("", status.replication.map { $0.state == .current ? 1 : 0 })])
+        metric("replica_seconds_behind", "A replica's Seconds_Behind_Master; absent while its SQL thread is stopped.", "gauge",
+               [("", status.replication?.secondsBehind.map { Double($0) })])
         metric("kernel_oom_kills_total", "Processes in the container killed by the kernel OOM killer.", "counter",
                [("", memory.kernelOOMKills.map { Double($0) })])
         metric("memory_usage_bytes", "Cgroup memory usage, page cache included.", "gauge", [("", memory.usage.map { Double($0) })])

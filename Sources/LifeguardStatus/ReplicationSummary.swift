@@ -26,6 +26,14 @@ public struct ReplicationSummary: Equatable, Sendable {
         self.reason = reason
     }
 
+    /// "current, 0 s behind (at most 30 s)", "behind: the replica's I/O thread is No".
+    public var description: String {
+        switch state {
+        case .current: return "current, " + (secondsBehind.map { "\($0) s" } ?? "?") + " behind (at most \(maxLag) s)"
+        case .behind: return "behind: " + (reason ?? "?")
+        }
+    }
+
     public init?(json value: JSONValue) {
         guard let state = value["state"]?.string.flatMap(State.init(rawValue:)) else { return nil }
         self.state = state

@@ -78,6 +78,7 @@ public enum StatusCommand {
         rows.append(("kernel OOM kills", memory.kernelOOMKills.map(String.init) ?? "-"))
         if let event = status.lastEvent { rows.append(("last event", "\(event.reason) at \(event.at.rfc3339()): \(event.detail)")) }
         if let resurrect = status.resurrect { rows.append(("resurrect", resurrect.description)) }
+        if let replication = status.replication { rows.append(("replication", replication.description)) }
         rows.append(("updated", "\(status.updatedAt.rfc3339()), \(StatusAge.describe(age)) ago"))
         rows.append(("lifeguard", "\(status.version), pid \(status.lifeguardPID), started \(status.startedAt.rfc3339())"))
         return rows

@@ -128,3 +128,25 @@ struct ServerAccountTests {
         #expect(noLifeguard.user == "lifeguard" && noLifeguard.peerUserID == nil)
     }
 }
+
+extension ReplicaCheckTests {
+    @Test("metrics and lifeguard status carry the replica's state and lag; nothing when not a replica")
+    func shown() {
+        var status = Status()
+        status.instance = "mysql-1"
+        status.state = .replicaBehind
+        status.replication = ReplicationSummary(state: .behind, ioRunning: "Yes", sqlRunning: "Yes", secondsBehind: 42, maxLag: 30,
+                                                reason: "42 s behind the primary, more than 30 s")
+        let metrics = MetricsText.render(status)
+        #expect(metrics.contains("lifeguard_replica_current{instance=\"mysql-1\"} 0\n"))
+        #expect(metrics.contains("lifeguard_replica_seconds_behind{instance=\"mysql-1\"} 42\n"))
+        #expect(metrics.contains("lifeguard_state{instance=\"mysql-1\",state=\"replica_behind\"} 1\n"))
+        let rows = StatusCommand.rows(for: status, age: .seconds(1))
+        #expect(rows.contains { $0 == ("replication", "behind: 42 s behind the primary, more than 30 s") })
+        status.replication = ReplicationSummary(state: .current, ioRunning: "Yes", sqlRunning: "Yes", secondsBehind: 0, maxLag: 30)
+        #expect(MetricsText.render(status).contains("lifeguard_replica_current{instance=\"mysql-1\"} 1\n"))
+        #expect(StatusCommand.rows(for: status, age: .seconds(1)).contains { $0 == ("replication", "current, 0 s behind (at most 30 s)") })
+        status.replication = nil
+        #expect(!MetricsText.render(status).contains("lifeguard_replica_"))
+    }
+}
