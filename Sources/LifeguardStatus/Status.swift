@@ -159,65 +159,55 @@ public struct Status: Equatable, Sendable {
         key("server_version"); string(serverVersion)
         key("server_status"); string(serverStatus)
         key("exit_code"); integer(exitCode.map(Int64.init))
-        key("memory")
-        writer.append("{")
-        first = true
-        key("cgroup_version", "    "); string(memory.cgroupVersion)
-        key("cgroup", "    "); string(memory.cgroup)
-        key("guard", "    "); string(memory.guardState)
-        key("guard_reason", "    "); string(memory.guardReason)
-        key("usage_bytes", "    "); number(memory.usage)
-        key("unreclaimable_bytes", "    "); number(memory.unreclaimable)
-        key("working_set_bytes", "    "); number(memory.workingSet)
-        key("file_cache_bytes", "    "); number(memory.fileCache)
-        key("dirty_bytes", "    "); number(memory.dirty)
-        key("limit_bytes", "    "); number(memory.limit)
-        key("soft_limit_bytes", "    "); number(memory.softLimit)
-        key("high_bytes", "    "); number(memory.high)
-        key("trigger_bytes", "    "); number(memory.trigger)
-        key("shed_level_bytes", "    "); number(memory.shedLevel)
-        key("kernel_oom_kills", "    "); number(memory.kernelOOMKills)
-        writer.append("\n  }")
-        first = false
-        key("last_event")
-        if let lastEvent {
-            writer.append("{")
-            first = true
-            key("reason", "    "); string(lastEvent.reason)
-            key("at", "    "); time(lastEvent.at)
-            key("detail", "    "); string(lastEvent.detail)
-            writer.append("\n  }")
-        } else {
-            writer.append("null")
+        /// A nested object (its fields indented under `name`), or null.
+        func object(_ name: StaticString, _ present: Bool, _ fields: () -> Void) {
+            key(name)
+            if present {
+                writer.append("{")
+                first = true
+                fields()
+                writer.append("\n  }")
+            } else {
+                writer.append("null")
+            }
+            first = false
         }
-        first = false
-        key("resurrect")
-        if let resurrect {
-            writer.append("{")
-            first = true
-            key("outcome", "    "); string(resurrect.outcome)
-            key("exit_code", "    "); integer(resurrect.exitCode.map(Int64.init))
-            key("finished_at", "    "); time(resurrect.finishedAt)
-            key("kept", "    "); string(resurrect.kept)
-            key("lost_tables", "    "); integer(Int64(resurrect.lostTables))
-            writer.append("\n  }")
-        } else {
-            writer.append("null")
+        object("memory", true) {
+            key("cgroup_version", "    "); string(memory.cgroupVersion)
+            key("cgroup", "    "); string(memory.cgroup)
+            key("guard", "    "); string(memory.guardState)
+            key("guard_reason", "    "); string(memory.guardReason)
+            key("usage_bytes", "    "); number(memory.usage)
+            key("unreclaimable_bytes", "    "); number(memory.unreclaimable)
+            key("working_set_bytes", "    "); number(memory.workingSet)
+            key("file_cache_bytes", "    "); number(memory.fileCache)
+            key("dirty_bytes", "    "); number(memory.dirty)
+            key("limit_bytes", "    "); number(memory.limit)
+            key("soft_limit_bytes", "    "); number(memory.softLimit)
+            key("high_bytes", "    "); number(memory.high)
+            key("trigger_bytes", "    "); number(memory.trigger)
+            key("shed_level_bytes", "    "); number(memory.shedLevel)
+            key("kernel_oom_kills", "    "); number(memory.kernelOOMKills)
         }
-        first = false
-        key("replication")
-        if let replication {
-            writer.append("{")
-            first = true
-            key("state", "    "); string(replication.state.rawValue)
-            key("io_running", "    "); string(replication.ioRunning)
-            key("sql_running", "    "); string(replication.sqlRunning)
-            key("seconds_behind", "    "); number(replication.secondsBehind)
-            key("max_lag_s", "    "); number(replication.maxLag)
-            key("reason", "    "); string(replication.reason)
-            writer.append("\n  }")
-        } else {
-            writer.append("null")
+        object("last_event", lastEvent != nil) {
+            key("reason", "    "); string(lastEvent?.reason)
+            key("at", "    "); time(lastEvent?.at)
+            key("detail", "    "); string(lastEvent?.detail)
+        }
+        object("resurrect", resurrect != nil) {
+            key("outcome", "    "); string(resurrect?.outcome)
+            key("exit_code", "    "); integer(resurrect?.exitCode.map(Int64.init))
+            key("finished_at", "    "); time(resurrect?.finishedAt)
+            key("kept", "    "); string(resurrect?.kept)
+            key("lost_tables", "    "); integer(resurrect.map { Int64($0.lostTables) })
+        }
+        object("replication", replication != nil) {
+            key("state", "    "); string(replication?.state.rawValue)
+            key("io_running", "    "); string(replication?.ioRunning)
+            key("sql_running", "    "); string(replication?.sqlRunning)
+            key("seconds_behind", "    "); number(replication?.secondsBehind)
+            key("max_lag_s", "    "); number(replication?.maxLag)
+            key("reason", "    "); string(replication?.reason)
         }
         writer.append("\n}\n")
     }

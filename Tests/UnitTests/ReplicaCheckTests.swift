@@ -99,12 +99,7 @@ struct ReplicaCheckTests {
         status.state = .replicaBehind
         status.replication = ReplicationSummary(state: .behind, ioRunning: "No", sqlRunning: "Yes", secondsBehind: nil, maxLag: 30,
                                                 reason: "the replica's I/O thread is No")
-        status.updatedAt = WallClockTime(secondsSinceEpoch: 1_800_000_000)
-        status.updatedMonotonic = t0
-        let ready = ProbeCommand.verdict(text: status.json, path: "/s", mode: .ready, maxAge: nil, currentBootID: nil,
-                                         now: t0, wallNow: status.updatedAt)
-        let live = ProbeCommand.verdict(text: status.json, path: "/s", mode: .live, maxAge: nil, currentBootID: nil,
-                                        now: t0, wallNow: status.updatedAt)
+        let (ready, live) = ResponseCheckTests.probes(status, now: t0)
         #expect(!ready.passed && ready.message == "not ready: the command is replica_behind: the replica's I/O thread is No")
         #expect(live.passed)
     }
@@ -148,5 +143,24 @@ extension ReplicaCheckTests {
         #expect(StatusCommand.rows(for: status, age: .seconds(1)).contains { $0 == ("replication", "current, 0 s behind (at most 30 s)") })
         status.replication = nil
         #expect(!MetricsText.render(status).contains("lifeguard_replica_"))
+    }
+}
+
+extension ReplicaCheckTests {
+    @Test("a ready server is shown starting until the first answer, at most one timeout; nothing held when the link cannot ask")
+    func firstAnswer() {
+        var check = ReplicaCheck(maxLag: 30, interval: .seconds(5), timeout: .seconds(2))
+        #expect(!check.awaitingFirstAnswer(now: t0))
+        check.begin(now: t0)
+        #expect(check.awaitingFirstAnswer(now: t0 + .seconds(1)) && !check.awaitingFirstAnswer(now: t0 + .seconds(2)))
+        check.asked(now: t0)
+        _ = check.answered(.rows(columns: mariadb, rows: []), now: t0 + .milliseconds(3))
+        #expect(!check.awaitingFirstAnswer(now: t0 + .milliseconds(3)), "not a replica: ready at once")
+        check.begin(now: t0)
+        check.unanswered(now: t0)
+        #expect(!check.awaitingFirstAnswer(now: t0), "the link cannot ask: nothing held")
+        check.begin(now: t0)
+        check.end()
+        #expect(!check.awaitingFirstAnswer(now: t0))
     }
 }

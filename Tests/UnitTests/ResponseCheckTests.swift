@@ -71,13 +71,19 @@ struct ResponseCheckTests {
     func probe() {
         var status = Status()
         status.state = .unresponsive
-        status.updatedAt = WallClockTime(secondsSinceEpoch: 1_800_000_000)
-        status.updatedMonotonic = t0
-        let ready = ProbeCommand.verdict(text: status.json, path: "/s", mode: .ready, maxAge: nil, currentBootID: nil,
-                                         now: t0, wallNow: status.updatedAt)
-        let live = ProbeCommand.verdict(text: status.json, path: "/s", mode: .live, maxAge: nil, currentBootID: nil,
-                                        now: t0, wallNow: status.updatedAt)
+        let (ready, live) = Self.probes(status, now: t0)
         #expect(!ready.passed && ready.message.hasPrefix("not ready"))
         #expect(live.passed)
+    }
+
+    /// `probe --ready` and `probe --live` on `status`, written fresh at `now`.
+    static func probes(_ status: Status, now: MonotonicInstant) -> (ready: ProbeCommand.Verdict, live: ProbeCommand.Verdict) {
+        var status = status
+        status.updatedAt = WallClockTime(secondsSinceEpoch: 1_800_000_000)
+        status.updatedMonotonic = now
+        func verdict(_ mode: ProbeCommand.Mode) -> ProbeCommand.Verdict {
+            ProbeCommand.verdict(text: status.json, path: "/s", mode: mode, maxAge: nil, currentBootID: nil, now: now, wallNow: status.updatedAt)
+        }
+        return (verdict(.ready), verdict(.live))
     }
 }

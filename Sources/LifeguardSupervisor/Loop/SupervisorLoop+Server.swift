@@ -12,7 +12,7 @@ extension SupervisorLoop {
         if woken || link.nextWake.map({ now >= $0 }) == true {
             for event in link.advance(now: now) {
                 switch event {
-                case .outcome(let outcome): logServerLink(outcome)
+                case .outcome(let outcome): linkOutcome(outcome, now: now)
                 case .heard: checkChanged(health.check.heard(now: now), now: now)
                 case .unheard(let reason): checkChanged(health.check.unheard(reason, now: now), now: now)
                 case .result(let result) where health.replica?.isAsking == true: replicaAnswered(result, now: now)
@@ -68,7 +68,7 @@ extension SupervisorLoop {
         guard let link = health.link else { return }
         health.check.begin(now: now)
         health.replica?.begin(now: now)
-        if let outcome = link.begin(now: now) { logServerLink(outcome) }
+        if let outcome = link.begin(now: now) { linkOutcome(outcome, now: now) }
     }
 
     /// A stop begins or the child is gone: the connection is dropped at once, the shed and the check end.
@@ -89,6 +89,13 @@ extension SupervisorLoop {
         case nil:
             break
         }
+    }
+
+    /// Whether the link works, said; a link that does not cannot ask a replica's state, which then
+    /// holds nothing back.
+    private func linkOutcome(_ outcome: ServerLink.Outcome, now: MonotonicInstant) {
+        logServerLink(outcome)
+        if case .unavailable = outcome { health.replica?.unanswered(now: now) }
     }
 
     func logServerLink(_ outcome: ServerLink.Outcome) {

@@ -8,6 +8,8 @@ extension SupervisorLoop {
     func currentStatus(now: MonotonicInstant, exitCode: Int32? = nil) -> Status {
         var status = health.base
         status.state = exitCode == nil ? machine.serviceState : .exited
+        // A replica is shown ready only once its replication is known (ReplicaCheck).
+        if status.state == .ready, health.replica?.awaitingFirstAnswer(now: now) == true { status.state = .starting }
         status.exitCode = exitCode
         status.childPID = machine.childPID
         // `command` is the command's name here; what runs now is read when the status is written.

@@ -26,6 +26,9 @@ public struct ReplicaCheck: Sendable {
     public private(set) var unanswerable: String?
     private var nextAsk: MonotonicInstant?
     private var askedAt: MonotonicInstant?
+    /// Until the first answer, or this instant: a replica must not be shown ready before it is known
+    /// current (the answer comes milliseconds after READY=1; a server that cannot answer is not held).
+    private var firstAnswerDue: MonotonicInstant?
 
     public init(maxLag: UInt64, interval: Duration = .seconds(5), timeout: Duration = .seconds(5)) {
         self.maxLag = maxLag
@@ -42,12 +45,19 @@ public struct ReplicaCheck: Sendable {
         nextAsk = now
         askedAt = nil
         summary = nil
+        firstAnswerDue = now + timeout
     }
 
     public mutating func end() {
         nextAsk = nil
         askedAt = nil
         summary = nil
+        firstAnswerDue = nil
+    }
+
+    /// Whether a ready server is still shown starting: no answer yet since `begin`, for at most `timeout`.
+    public func awaitingFirstAnswer(now: MonotonicInstant) -> Bool {
+        firstAnswerDue.map { now < $0 } ?? false
     }
 
     public func askDue(now: MonotonicInstant) -> Bool {
@@ -75,6 +85,7 @@ public struct ReplicaCheck: Sendable {
     public mutating func answered(_ result: ClientSession.QueryResult, now: MonotonicInstant) -> Change? {
         askedAt = nil
         nextAsk = now + interval
+        firstAnswerDue = nil
         let wasBehind = summary?.state == .behind
         switch result {
         case .rows(let columns, let rows):
@@ -93,10 +104,12 @@ public struct ReplicaCheck: Sendable {
         return nil
     }
 
-    /// The question got no answer (the connection was lost, or no answer in time): ask again later.
+    /// The question got no answer, or cannot be asked (the connection was lost or refused, no answer
+    /// in time): ask again later, and hold nothing meanwhile.
     public mutating func unanswered(now: MonotonicInstant) {
         askedAt = nil
         nextAsk = now + interval
+        firstAnswerDue = nil
     }
 
     /// What SHOW SLAVE STATUS (or SHOW REPLICA STATUS) says; nil when no replication is configured.
